@@ -1,0 +1,34 @@
+"""labkit: the helper library of a graded deep-learning image-classification course.
+
+Importing ``labkit`` is cheap: it loads neither TensorFlow nor PyTorch, nor even
+matplotlib. Submodules are imported on first attribute access, so
+``labkit.data.load(...)`` or ``labkit.plot.confusion_matrix(...)`` work after a
+bare ``import labkit``.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+__version__ = "0.1.0"
+
+_SUBMODULES = ("check", "config", "data", "device", "live", "plot", "profiles", "track")
+
+__all__ = ["__version__", "profile", *_SUBMODULES]
+
+
+def profile():
+    """The active run profile (``LABKIT_PROFILE=full|quick``); see :mod:`labkit.profiles`."""
+    from labkit.profiles import current
+
+    return current()
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        return importlib.import_module(f"labkit.{name}")
+    raise AttributeError(f"module 'labkit' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(__all__)
