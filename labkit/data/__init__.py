@@ -20,7 +20,14 @@ from __future__ import annotations
 
 from labkit import config
 from labkit.data import partition
+from labkit.data.adapters import (
+    DATASET_NORMALIZATION,
+    Normalization,
+    compute_normalization,
+    normalization,
+)
 from labkit.data.errors import DataError, DatasetNotFoundError, DownloadError, IntegrityError
+from labkit.data.kaggle_csv import read_csv, write_csv
 from labkit.data.loader import class_names, load_official, official_available
 from labkit.data.registry import DATASETS, get as spec
 from labkit.data.split import Split
@@ -31,11 +38,16 @@ from labkit.data.subsets import (
     stratified_subset,
     write_course_subset,
 )
+from labkit.data.tf_adapter import to_tf_dataset
+from labkit.data.torch_adapter import BatchLoader, to_torch_loader, to_torch_tensors
 
 __all__ = [
-    "DATASETS", "DataError", "DatasetNotFoundError", "DownloadError", "IntegrityError", "Split",
-    "class_names", "load", "load_course_subset", "names", "spec", "stratified_indices",
-    "stratified_split", "stratified_subset", "uses_offline_partition", "write_course_subset",
+    "DATASETS", "DATASET_NORMALIZATION", "BatchLoader", "DataError", "DatasetNotFoundError",
+    "DownloadError", "IntegrityError", "Normalization", "Split", "class_names",
+    "compute_normalization", "load", "load_course_subset", "names", "normalization", "read_csv",
+    "spec", "stratified_indices", "stratified_split", "stratified_subset", "to_tf_dataset",
+    "to_torch_loader", "to_torch_tensors", "uses_offline_partition", "write_course_subset",
+    "write_csv",
 ]
 
 
