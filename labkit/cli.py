@@ -57,6 +57,13 @@ def _data_info(args) -> int:
         rows.append([spec.name, spec.n_classes, f"{spec.counts['train']:,}", f"{spec.counts['test']:,}",
                      where["train"], where["test"], spec.title])
     print(format_table(rows, ["name", "classes", "train", "test", "train files", "test files", "title"]))
+    partition = config.env_flag("LABKIT_EMNIST_OFFLINE_PARTITION")
+    print(
+        "\nEMNIST offline partition (emnist-bymerge, emnist-byclass): "
+        + ("opted in (LABKIT_EMNIST_OFFLINE_PARTITION=1): used where the official train files are missing"
+           if partition else "off; set LABKIT_EMNIST_OFFLINE_PARTITION=1 to use it where the official "
+                             "train files are missing")
+    )
     return 0
 
 
