@@ -11,14 +11,13 @@ so a crash never leaves an entry that looks complete.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from labkit import config
+from labkit._files import replaced_atomically
 
 FORMAT = 1
 
@@ -65,26 +64,17 @@ def read(key: str, sources: list[dict] | None = None) -> Entry | None:
     return Entry(images, labels, meta)
 
 
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            write(handle)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write(key: str, images: np.ndarray, labels: np.ndarray, meta: dict) -> Entry:
     """Store an entry atomically and return it memory-mapped."""
     directory = entry_dir(key)
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "meta.json").unlink(missing_ok=True)  # the entry is invalid until rewritten
-    _atomic_write(directory / "images.npy", lambda h: np.save(h, np.ascontiguousarray(images)))
-    _atomic_write(directory / "labels.npy", lambda h: np.save(h, np.ascontiguousarray(labels)))
+    for name, array in (("images.npy", images), ("labels.npy", labels)):
+        with replaced_atomically(directory / name) as handle:
+            np.save(handle, np.ascontiguousarray(array))
     meta = {"format": FORMAT, **meta}
-    _atomic_write(directory / "meta.json", lambda h: h.write(json.dumps(meta, indent=2).encode()))
+    with replaced_atomically(directory / "meta.json", "w") as handle:
+        json.dump(meta, handle, indent=2)
     entry = read(key)
     assert entry is not None
     return entry

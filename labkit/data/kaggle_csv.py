@@ -11,13 +11,12 @@ to name the line and the column at fault.
 
 from __future__ import annotations
 
-import os
-import secrets
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
+
+from labkit._files import replaced_atomically
 
 SIDE = 28
 PIXELS = SIDE * SIDE
@@ -56,7 +55,7 @@ def write_csv(path, images, labels=None) -> Path:
     if labels is not None:
         columns.insert(0, _checked_labels(labels, len(images))[:, np.newaxis])
 
-    with _replaced_atomically(path) as file:
+    with replaced_atomically(path, "w", encoding="ascii", newline="\n") as file:
         file.write(",".join(header(labels is not None)) + "\n")
         for start in range(0, len(images), _ROWS_PER_WRITE):
             rows = np.hstack([column[start : start + _ROWS_PER_WRITE] for column in columns])
@@ -158,17 +157,3 @@ def _locate_problem(path: Path, columns: tuple[str, ...], parser_message: str) -
                 if not 0 <= value <= 255:
                     return ValueError(f"{where}, column {column}: {value} is outside 0..255.")
     return ValueError(f"{path} is not a valid digit-recognizer CSV: {parser_message}")
-
-
-@contextmanager
-def _replaced_atomically(path: Path):
-    """A text file to write that replaces ``path`` only if the writing succeeds."""
-    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    try:
-        with open(temporary, "x", encoding="ascii", newline="\n") as file:
-            yield file
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, path)
-    finally:
-        temporary.unlink(missing_ok=True)
