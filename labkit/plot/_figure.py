@@ -25,9 +25,14 @@ class NotebookFigure(Figure):
     """
 
     def _repr_png_(self) -> bytes:
-        buffer = io.BytesIO()
-        self.savefig(buffer, format="png", bbox_inches="tight")
-        return buffer.getvalue()
+        return png_bytes(self)
+
+
+def png_bytes(figure: Figure) -> bytes:
+    """The figure rendered as PNG, for notebook display and for logging."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png", bbox_inches="tight")
+    return buffer.getvalue()
 
 
 def new_figure(width: float, height: float) -> NotebookFigure:
