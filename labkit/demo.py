@@ -62,6 +62,10 @@ def main(out: Path = Path("demo-output")) -> int:
         keras.layers.Dense(128, activation="relu"),
         keras.layers.Dense(10, activation="softmax"),
     ])
+    report = labkit.check.architecture(model, LAB1_FC_SPEC, params=101_770)
+    print(f"architecture check: {report}")
+    if not report:
+        return 1
     model.compile(optimizer=keras.optimizers.SGD(0.1, momentum=0.9),
                   loss="sparse_categorical_crossentropy", metrics=["accuracy"])
     train = labkit.data.to_tf_dataset(x_train, y_train, batch_size=128, seed=0)

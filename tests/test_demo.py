@@ -20,6 +20,7 @@ def test_demo_runs_end_to_end_in_the_quick_profile(mirror_dir, tmp_path):
                             text=True, env=env, timeout=300, cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert "27 file(s) verified, 0 bad" in result.stdout
+    assert "architecture check:" in result.stdout
     accuracy = float(re.search(r"test accuracy (\d\.\d+)", result.stdout).group(1))
     assert accuracy > 0.93
     figures = sorted(p.name for p in out.glob("*.png"))
