@@ -85,3 +85,22 @@ def test_a_bad_file_in_the_cache_is_deleted(mirror, tmp_path):
             labkit.data.load("mnist", "test")
     assert not cached.exists()
     assert not list((tmp_path / "cache").rglob("*.npy"))  # no parsed arrays from bad data
+
+
+def test_a_debian_style_system_copy_is_found_and_accepted(tmp_path, mirror_dir, monkeypatch):
+    """Debian's dataset-fashion-mnist recompresses the files; labkit finds and accepts them there."""
+    import dataclasses
+
+    from labkit.data import loader
+
+    system = tmp_path / "usr-share-datasets-fashion-mnist"
+    system.mkdir()
+    spec = dataclasses.replace(registry.FASHION_MNIST, debian_dirs=(str(system),))
+    for file in spec.files("test"):
+        (system / file.name).write_bytes((mirror_dir / "fashion-mnist" / file.name).read_bytes())
+        recompress(system / file.name, level=9)
+    monkeypatch.delenv("LABKIT_DATA_DIR", raising=False)
+    monkeypatch.setenv("LABKIT_CACHE_DIR", str(tmp_path / "cache"))
+    found = loader.resolve(spec, spec.files("test"), allow_download=False)
+    assert {f.path.parent for f in found.values()} == {system}
+    assert all("recompressed" in f.how for f in found.values())

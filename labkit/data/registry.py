@@ -14,7 +14,7 @@ structure alone, with a warning.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 SPLITS = ("train", "test")
 
@@ -65,7 +65,7 @@ class DatasetSpec:
     label_offset: int = 0
     debian_dirs: tuple[str, ...] = ()
     notes: str = ""
-    partitionable: bool = field(default=False)
+    partitionable: bool = False
 
     def files(self, split: str | None = None) -> list[FileSpec]:
         """The data files of one split (or of every split), mapping file excluded."""
