@@ -18,9 +18,9 @@ from labkit.data.split import Split
 
 
 # ----------------------------------------------------------------- finding files
-def _verified_local(dataset: DatasetSpec, spec: FileSpec, problems: list[str]):
-    """The first local copy of ``spec`` that verifies; bad copies are reported (and ours deleted)."""
-    for location in sources.existing(dataset, spec):
+def _verified(dataset: DatasetSpec, spec: FileSpec, locations, problems: list[str]):
+    """The first of ``locations`` holding a verified ``spec``; bad copies are reported (ours deleted)."""
+    for location in locations:
         try:
             return integrity.verify(location.path, spec)
         except IntegrityError as exc:
@@ -71,12 +71,14 @@ def resolve(dataset: DatasetSpec, specs: list[FileSpec], *, allow_download: bool
     if allow_download is None:
         allow_download = download.downloads_allowed()
     problems: list[str] = []
-    found = {spec: _verified_local(dataset, spec, problems) for spec in specs}
+    found = {spec: _verified(dataset, spec, sources.existing(dataset, spec), problems) for spec in specs}
     missing = [spec for spec, file in found.items() if file is None]
     if missing and allow_download:
         _download(dataset, missing, problems)
         for spec in missing:
-            found[spec] = _verified_local(dataset, spec, problems)
+            downloaded = sources.Location(sources.download_dir(dataset) / spec.name, "cache")
+            if downloaded.path.is_file():
+                found[spec] = _verified(dataset, spec, [downloaded], problems)
         missing = [spec for spec, file in found.items() if file is None]
     if missing:
         how = (
