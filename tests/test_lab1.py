@@ -1,0 +1,143 @@
+"""Lab 1 (MNIST): the solution trains to its targets; the student version hides the answers and fails its checks."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import nbformat
+import numpy as np
+import pytest
+
+from tests.notebooks import error_of, execute, grade_id, graded_cells, released_notebook, solution_notebook
+
+LAB = "lab1-mnist"
+MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+
+MEANINGFUL_QUICK_TARGETS = {"fc": 0.85, "cnn": 0.90}
+"""The least test accuracy a quick-profile target may ask for and still show that a model learnt."""
+
+QUICK_RUN_SECONDS = 120
+STUDENT_RUN_SECONDS = 90
+
+
+def read(path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def cell(notebook: nbformat.NotebookNode, cell_id: str) -> nbformat.NotebookNode:
+    return next(c for c in notebook.cells if c.get("id") == cell_id)
+
+
+def secret_lines(notebook: nbformat.NotebookNode) -> set[str]:
+    """Lines written only between solution or hidden-test markers: what must never reach students."""
+    inside, outside = set(), set()
+    for c in notebook.cells:
+        hidden = False
+        for line in c.source.splitlines():
+            text = line.strip()
+            if any(text == f"### {marker}" for marker in MARKERS):
+                hidden = "BEGIN" in text
+                continue
+            (inside if hidden else outside).add(text)
+    return {line for line in inside - outside if any(ch.isalnum() for ch in line)}
+
+
+@pytest.mark.parametrize("notebook", [solution_notebook(LAB), released_notebook(LAB)], ids=["solutions", "labs"])
+def test_committed_notebook_has_no_outputs(notebook):
+    code = [c for c in read(notebook).cells if c.cell_type == "code"]
+    assert code
+    assert all(c.outputs == [] and c.execution_count is None for c in code), (
+        f"{notebook} was committed with outputs; clear them before committing."
+    )
+
+
+def test_released_notebook_has_no_solutions_and_no_hidden_tests():
+    source, released = read(solution_notebook(LAB)), read(released_notebook(LAB))
+    released_text = "\n".join(c.source for c in released.cells)
+    released_lines = {line.strip() for line in released_text.splitlines()}
+    secrets = secret_lines(source)
+
+    assert len(secrets) > 20, "the solution notebook should hold solutions and hidden tests"
+    assert not [marker for marker in MARKERS if marker in released_text]
+    assert not sorted(secrets & released_lines), "solution or hidden-test lines reached the students"
+    exercises = [c for c in released.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    assert [c.id for c in exercises] == ["fc-model", "cnn-model", "train-step"]
+    assert all("raise NotImplementedError()" in c.source for c in exercises)
+
+
+def test_released_notebook_keeps_every_graded_cell_with_its_points():
+    def points(notebook):
+        return {grade_id(c): c.metadata["nbgrader"]["points"] for c in graded_cells(notebook)}
+
+    assert points(read(released_notebook(LAB))) == points(read(solution_notebook(LAB)))
+    assert sum(points(read(released_notebook(LAB))).values()) > 0
+
+
+@pytest.mark.slow
+def test_solution_runs_end_to_end_in_the_quick_profile_and_saves_loadable_models(tmp_path, mirror_dir):
+    import keras
+
+    import labkit
+
+    started = time.perf_counter()
+    executed = execute(solution_notebook(LAB), tmp_path)  # raises at the first failing cell
+    elapsed = time.perf_counter() - started
+
+    assert elapsed < QUICK_RUN_SECONDS
+    assert all(error_of(c) is None for c in graded_cells(executed))  # hidden tests included
+    metrics = json.loads((tmp_path / "artifacts" / "metrics.json").read_text())
+    assert metrics["profile"] == "quick"
+    images, labels = labkit.data.load("mnist", "test")
+    inputs = (images.astype("float32") / 255.0)[..., np.newaxis]
+    for name, floor in MEANINGFUL_QUICK_TARGETS.items():
+        assert metrics[name]["test_accuracy"] >= metrics[name]["target"] >= floor
+        model = keras.saving.load_model(tmp_path / "artifacts" / f"{name}.keras", safe_mode=True)
+        reloaded = np.mean(model.predict(inputs, batch_size=1000, verbose=0).argmax(axis=1) == labels)
+        assert reloaded == pytest.approx(metrics[name]["test_accuracy"], abs=1e-4)
+    assert len(list((tmp_path / "comet-offline").glob("*.zip"))) == 3  # one run per model trained
+
+
+@pytest.mark.slow
+def test_untouched_student_notebook_fails_every_graded_cell_quickly(tmp_path, mirror_dir):
+    started = time.perf_counter()
+    executed = execute(released_notebook(LAB), tmp_path, allow_errors=True, cell_timeout=60)
+    elapsed = time.perf_counter() - started
+
+    assert elapsed < STUDENT_RUN_SECONDS
+    graded = list(graded_cells(executed))
+    assert len(graded) == 5
+    assert {grade_id(c): error_of(c) is not None for c in graded} == {grade_id(c): True for c in graded}
+    first_exercise = next(i for i, c in enumerate(executed.cells) if c.id == "fc-model")
+    before = [c for c in executed.cells[:first_exercise] if c.cell_type == "code"]
+    assert [error_of(c) for c in before] == [None] * len(before), "the lab's own cells must run"
+
+
+@pytest.mark.slow
+def test_hidden_train_step_test_catches_a_step_the_visible_test_lets_through(mirror_dir):
+    """A step twice too long lowers the loss (visible test passes) but is not SGD (hidden test fails)."""
+    import keras
+    import tensorflow as tf
+
+    import labkit
+
+    source, released = read(solution_notebook(LAB)), read(released_notebook(LAB))
+    images, labels = labkit.data.load("mnist", "train")
+
+    def run_test_cell(test_source: str, step_source: str) -> None:
+        namespace = {"keras": keras, "tf": tf, "np": np, "labkit": labkit,
+                     "x_train": (images[:32].astype("float32") / 255.0)[..., np.newaxis],
+                     "y_train": labels[:32]}
+        exec(step_source, namespace)
+        exec(test_source, namespace)
+
+    solution = cell(source, "train-step").source
+    correct_loss = "loss = loss_fn(labels, probabilities)"
+    assert correct_loss in solution
+    twice_the_step = solution.replace(correct_loss, "loss = 2 * loss_fn(labels, probabilities)")
+    full_test, visible_test = cell(source, "test-train-step").source, cell(released, "test-train-step").source
+
+    run_test_cell(full_test, solution)
+    run_test_cell(visible_test, twice_the_step)
+    with pytest.raises(AssertionError, match="as far as the reference step"):
+        run_test_cell(full_test, twice_the_step)
