@@ -48,7 +48,9 @@ def test_release_writes_each_lab_to_labs_and_the_gradebook_to_an_ignored_folder(
 
     folders = release(root=course)
 
-    assert folders == [course / "labs" / LAB]
+    labs = sorted(path.name for path in (course / "solutions").iterdir() if path.is_dir())
+    assert LAB in labs
+    assert folders == [course / "labs" / lab for lab in labs]
     assert (course / "labs" / LAB / f"{LAB}.ipynb").is_file()
     assert (course / ".nbgrader" / "gradebook.db").is_file()
     assert not (course / "gradebook.db").exists()

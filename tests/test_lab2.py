@@ -1,0 +1,125 @@
+"""Lab 2 (Fashion-MNIST): the solution trains to its target; the student version hides the answers and fails its checks."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import nbformat
+import numpy as np
+import pytest
+
+from tests.notebooks import error_of, execute, grade_id, graded_cells, released_notebook, solution_notebook
+from tests.test_lab1 import MARKERS, cell, read, secret_lines
+
+LAB = "lab2-fashion-mnist"
+EXERCISES = ["cnn-model", "compile-and-fit", "predicted-classes"]
+GRADED = ["test-cnn-model", "test-training", "test-cnn-accuracy", "test-predicted-classes"]
+
+MEANINGFUL_QUICK_TARGET = 0.80
+"""The least quick-profile test accuracy that still shows the CNN learnt (a constant guess gets 10%)."""
+
+QUICK_RUN_SECONDS = 120
+STUDENT_RUN_SECONDS = 90
+
+
+@pytest.mark.parametrize("notebook", [solution_notebook(LAB), released_notebook(LAB)], ids=["solutions", "labs"])
+def test_committed_notebook_has_no_outputs(notebook):
+    code = [c for c in read(notebook).cells if c.cell_type == "code"]
+    assert code
+    assert all(c.outputs == [] and c.execution_count is None for c in code), (
+        f"{notebook} was committed with outputs; clear them before committing."
+    )
+
+
+def test_released_notebook_has_no_solutions_and_no_hidden_tests():
+    source, released = read(solution_notebook(LAB)), read(released_notebook(LAB))
+    released_text = "\n".join(c.source for c in released.cells)
+    released_lines = {line.strip() for line in released_text.splitlines()}
+    secrets = secret_lines(source)
+
+    assert len(secrets) > 20, "the solution notebook should hold solutions and hidden tests"
+    assert not [marker for marker in MARKERS if marker in released_text]
+    assert not sorted(secrets & released_lines), "solution or hidden-test lines reached the students"
+    exercises = [c for c in released.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    assert [c.id for c in exercises] == EXERCISES
+    assert all("raise NotImplementedError()" in c.source for c in exercises)
+
+
+def test_released_notebook_keeps_every_graded_cell_with_its_points():
+    def points(notebook):
+        return {grade_id(c): c.metadata["nbgrader"]["points"] for c in graded_cells(notebook)}
+
+    released = points(read(released_notebook(LAB)))
+    assert released == points(read(solution_notebook(LAB)))
+    assert list(released) == GRADED
+    assert all(value > 0 for value in released.values())
+
+
+def test_every_count_and_size_comes_from_the_profile():
+    """Epochs and the training-set size differ between profiles, and the target (from labkit.targets) with them."""
+    source = "\n".join(c.source for c in read(solution_notebook(LAB)).cells)
+    for name in ("train_size", "CNN_EPOCHS"):
+        assert f"{name} = profile.choose(full=" in source, f"{name} is not chosen by the profile"
+    assert 'CNN_TARGET = labkit.targets.target(LAB, "cnn")' in source, (
+        "the target must come from labkit.targets, where the grader reads it")
+
+
+def test_graded_cell_catches_the_seeds_thresholding_bug():
+    """Thresholding softmax outputs at 0.5 must fail the students' own check, not only the grader's."""
+    source, released = read(solution_notebook(LAB)), read(released_notebook(LAB))
+    solution = cell(source, "predicted-classes").source
+    correct = "return np.argmax(probabilities, axis=1)"
+    assert correct in solution
+    thresholding = solution.replace(correct, "return np.where(probabilities > 0.5, 1, 0).argmax(axis=1)")
+
+    def run(notebook: nbformat.NotebookNode, exercise: str) -> None:
+        namespace = {"np": np}
+        exec(exercise, namespace)
+        exec(cell(notebook, "test-predicted-classes").source, namespace)
+
+    run(source, solution)  # hidden tests included
+    with pytest.raises(AssertionError, match="even when no probability is above 0.5"):
+        run(released, thresholding)
+
+
+@pytest.mark.slow
+def test_solution_runs_end_to_end_in_the_quick_profile_and_saves_a_loadable_model(tmp_path, mirror_dir):
+    import keras
+
+    import labkit
+
+    started = time.perf_counter()
+    executed = execute(solution_notebook(LAB), tmp_path)  # raises at the first failing cell
+    elapsed = time.perf_counter() - started
+
+    assert elapsed < QUICK_RUN_SECONDS
+    assert all(error_of(c) is None for c in graded_cells(executed))  # hidden tests included
+    metrics = json.loads((tmp_path / "artifacts" / "metrics.json").read_text())
+    assert metrics["profile"] == "quick"
+    assert metrics["cnn"]["test_accuracy"] >= metrics["cnn"]["target"] >= MEANINGFUL_QUICK_TARGET
+
+    images, labels = labkit.data.load("fashion-mnist", "test")
+    model = keras.saving.load_model(tmp_path / "artifacts" / "cnn.keras", safe_mode=True)
+    predicted = model.predict((images.astype("float32") / 255.0)[..., np.newaxis],
+                              batch_size=1000, verbose=0).argmax(axis=1)
+    assert np.mean(predicted == labels) == pytest.approx(metrics["cnn"]["test_accuracy"], abs=1e-4)
+    recorded = [(pair["true"], pair["predicted"], pair["count"]) for pair in metrics["most_confused"]]
+    assert recorded == [(pair.true, pair.predicted, pair.count) for pair in
+                        labkit.plot.most_confused_pairs(labels, predicted, labkit.data.class_names("fashion-mnist"), k=6)]
+    assert len(list((tmp_path / "comet-offline").glob("*.zip"))) == 1  # one run, one model trained
+
+
+@pytest.mark.slow
+def test_untouched_student_notebook_fails_every_graded_cell_quickly(tmp_path, mirror_dir):
+    started = time.perf_counter()
+    executed = execute(released_notebook(LAB), tmp_path, allow_errors=True, cell_timeout=60)
+    elapsed = time.perf_counter() - started
+
+    assert elapsed < STUDENT_RUN_SECONDS
+    graded = {grade_id(c): error_of(c) for c in graded_cells(executed)}
+    assert list(graded) == GRADED
+    assert [name for name, error in graded.items() if error is None] == [], "a graded cell passed untouched"
+    first_exercise = next(i for i, c in enumerate(executed.cells) if c.id == EXERCISES[0])
+    before = [c for c in executed.cells[:first_exercise] if c.cell_type == "code"]
+    assert [error_of(c) for c in before] == [None] * len(before), "the lab's own cells must run"

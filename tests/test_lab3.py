@@ -1,0 +1,179 @@
+"""Lab 3 (annealing and augmentation): the solution trains to its targets; the student version hides the answers and fails its checks."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import nbformat
+import numpy as np
+import pytest
+
+from tests.notebooks import error_of, execute, grade_id, graded_cells, released_notebook, solution_notebook
+
+LAB = "lab3-annealing-augmentation"
+MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+MODELS = ("plain", "annealed", "augmented")
+
+MEANINGFUL_QUICK_TARGET = 0.90
+"""The least test accuracy a quick-profile target may ask for and still show that a model learnt."""
+
+QUICK_RUN_SECONDS = 120
+STUDENT_RUN_SECONDS = 90
+
+
+def read(path) -> nbformat.NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def cell(notebook: nbformat.NotebookNode, cell_id: str) -> nbformat.NotebookNode:
+    return next(c for c in notebook.cells if c.get("id") == cell_id)
+
+
+def secret_lines(notebook: nbformat.NotebookNode) -> set[str]:
+    """Lines written only between solution or hidden-test markers: what must never reach students."""
+    inside, outside = set(), set()
+    for c in notebook.cells:
+        hidden = False
+        for line in c.source.splitlines():
+            text = line.strip()
+            if any(text == f"### {marker}" for marker in MARKERS):
+                hidden = "BEGIN" in text
+                continue
+            (inside if hidden else outside).add(text)
+    return {line for line in inside - outside if any(ch.isalnum() for ch in line)}
+
+
+@pytest.mark.parametrize("notebook", [solution_notebook(LAB), released_notebook(LAB)], ids=["solutions", "labs"])
+def test_committed_notebook_has_no_outputs(notebook):
+    code = [c for c in read(notebook).cells if c.cell_type == "code"]
+    assert code
+    assert all(c.outputs == [] and c.execution_count is None for c in code), (
+        f"{notebook} was committed with outputs; clear them before committing."
+    )
+
+
+def test_released_notebook_has_no_solutions_and_no_hidden_tests():
+    source, released = read(solution_notebook(LAB)), read(released_notebook(LAB))
+    released_text = "\n".join(c.source for c in released.cells)
+    released_lines = {line.strip() for line in released_text.splitlines()}
+    secrets = secret_lines(source)
+
+    assert len(secrets) > 20, "the solution notebook should hold solutions and hidden tests"
+    assert not [marker for marker in MARKERS if marker in released_text]
+    assert not sorted(secrets & released_lines), "solution or hidden-test lines reached the students"
+    exercises = [c for c in released.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    assert [c.id for c in exercises] == ["cnn-model", "annealer", "augmentation"]
+    assert all("raise NotImplementedError()" in c.source for c in exercises)
+
+
+def test_released_notebook_keeps_every_graded_cell_with_its_points():
+    def points(notebook):
+        return {grade_id(c): c.metadata["nbgrader"]["points"] for c in graded_cells(notebook)}
+
+    assert points(read(released_notebook(LAB))) == points(read(solution_notebook(LAB)))
+    assert sum(points(read(released_notebook(LAB))).values()) > 0
+
+
+def test_every_size_and_epoch_count_depends_on_the_profile():
+    """The quick profile must shrink the work: sizes and epochs come from profile.choose, never literals."""
+    source = "\n".join(c.source for c in read(solution_notebook(LAB)).cells)
+    for name in ("TRAIN_ROWS", "EPOCHS"):
+        assert f"{name} = profile.choose(full=" in source, f"{name} is not chosen by the profile"
+    for model in ("plain", "annealed", "augmented"):
+        assert f'{model.upper()}_TARGET = labkit.targets.target(LAB, "{model}")' in source, (
+            f"the {model} model's target must come from labkit.targets, where the grader reads it")
+    assert "epochs=EPOCHS" in source
+
+
+@pytest.mark.slow
+def test_solution_runs_end_to_end_in_the_quick_profile_and_saves_loadable_models(tmp_path, mirror_dir):
+    import keras
+
+    import labkit
+
+    started = time.perf_counter()
+    executed = execute(solution_notebook(LAB), tmp_path)  # raises at the first failing cell
+    elapsed = time.perf_counter() - started
+
+    assert elapsed < QUICK_RUN_SECONDS
+    assert all(error_of(c) is None for c in graded_cells(executed))  # hidden tests included
+    metrics = json.loads((tmp_path / "artifacts" / "metrics.json").read_text())
+    assert metrics["profile"] == "quick"
+    images, labels = labkit.data.load("mnist", "test")
+    inputs = (images.astype("float32") / 255.0)[..., np.newaxis]
+    for name in MODELS:
+        assert metrics[name]["test_accuracy"] >= metrics[name]["target"] >= MEANINGFUL_QUICK_TARGET
+        model = keras.saving.load_model(tmp_path / "artifacts" / f"{name}.keras", safe_mode=True)
+        reloaded = np.mean(model.predict(inputs, batch_size=1000, verbose=0).argmax(axis=1) == labels)
+        assert reloaded == pytest.approx(metrics[name]["test_accuracy"], abs=1e-4)
+    assert len(list((tmp_path / "comet-offline").glob("*.zip"))) == len(MODELS)  # one run per model
+
+    # The CSV round trip wrote a quick-sized file, and the table drew every model on every split.
+    (written,) = tmp_path.glob("mnist-train-*.csv")
+    assert sum(1 for _ in written.open()) == 1 + 5_000
+    table = next(output["text"] for output in cell(executed, "results").outputs if output.get("name") == "stdout")
+    for row in ("CNN ", "CNN + annealing ", "CNN + annealing + augmentation"):
+        assert row in table
+
+
+@pytest.mark.slow
+def test_untouched_student_notebook_fails_every_graded_cell_quickly(tmp_path, mirror_dir):
+    started = time.perf_counter()
+    executed = execute(released_notebook(LAB), tmp_path, allow_errors=True, cell_timeout=60)
+    elapsed = time.perf_counter() - started
+
+    assert elapsed < STUDENT_RUN_SECONDS
+    graded = list(graded_cells(executed))
+    assert len(graded) == 6
+    assert {grade_id(c): error_of(c) is not None for c in graded} == {grade_id(c): True for c in graded}
+    first_exercise = next(i for i, c in enumerate(executed.cells) if c.id == "cnn-model")
+    before = [c for c in executed.cells[:first_exercise] if c.cell_type == "code"]
+    assert [error_of(c) for c in before] == [None] * len(before), "the lab's own cells must run"
+
+
+def run_cells(notebook: nbformat.NotebookNode, *cell_ids: str, **replacements: str) -> dict:
+    """Execute some cells of the notebook in one namespace, after textual ``old=new`` swaps in them."""
+    import keras
+
+    namespace = {"keras": keras, "np": np}
+    for cell_id in cell_ids:
+        source = cell(notebook, cell_id).source
+        for old, new in replacements.items():
+            source = source.replace(old, new)
+        exec(source, namespace)
+    return namespace
+
+
+@pytest.mark.slow
+def test_hidden_annealer_test_catches_a_factor_the_visible_test_lets_through():
+    """Halving instead of cutting to 0.3 still lowers the rate (visible passes) but is not what was asked."""
+    source, released = read(solution_notebook(LAB)), read(released_notebook(LAB))
+    assert "factor=0.3" in cell(source, "annealer").source
+    halving = {"factor=0.3": "factor=0.5"}
+
+    run_cells(source, "annealer", "test-annealer")  # the solution passes the full test
+    namespace = run_cells(source, "annealer", **halving)
+    exec(cell(released, "test-annealer").source, namespace)  # the visible test lets halving through
+    with pytest.raises(AssertionError, match="factor 0.3, patience 1"):
+        run_cells(source, "annealer", "test-annealer", **halving)
+
+
+@pytest.mark.slow
+def test_hidden_augmentation_test_catches_a_reflecting_fill_the_visible_test_lets_through(mirror_dir):
+    """Reflecting the border still changes images (visible passes) but paints strokes into the background."""
+    import labkit
+
+    source, released = read(solution_notebook(LAB)), read(released_notebook(LAB))
+    assert cell(source, "augmentation").source.count('fill_mode="constant"') == 3
+    reflecting = {'fill_mode="constant"': 'fill_mode="reflect"'}
+    images, _ = labkit.data.load("mnist", "test")
+    x_train = (images[:64].astype("float32") / 255.0)[..., np.newaxis]
+
+    namespace = run_cells(source, "augmentation", **reflecting)
+    namespace["x_train"] = x_train
+    exec(cell(released, "test-augmentation").source, namespace)
+    namespace = run_cells(source, "augmentation", **reflecting)
+    namespace["x_train"] = x_train
+    with pytest.raises(AssertionError, match="fill_mode='constant'"):
+        exec(cell(source, "test-augmentation").source, namespace)
