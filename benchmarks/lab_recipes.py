@@ -1,0 +1,253 @@
+"""Each lab's training recipe against its seed tutorial's, side by side in one run.
+
+The labs promise to teach what their seeds teach in a fraction of the time. This
+benchmark holds them to it: for every model a lab grades, it trains
+
+* **ours**: the lab's solution notebook, executed in the full profile, whose save
+  cell records each model's training time and test accuracy in ``metrics.json``;
+* **seed**: the seed's own recipe (its architecture, optimiser, batch size, epochs,
+  callbacks and augmentation, in Keras 3) on the *same* training images and the same
+  official test set, so that only the recipe differs;
+
+and reports the time ratio (seed / ours) and the accuracy difference. The seeds'
+recipes are long (seed 002: ~40 min, seed 004: ~85 min on 2 CPU cores), so this
+benchmark is not part of ``make bench``; run it explicitly, one lab at a time if
+need be::
+
+    .venv/bin/python -m benchmarks lab_recipes                # every lab
+    .venv/bin/python -m benchmarks lab_recipes:lab1-mnist     # one lab
+
+Where a seed leaves a choice to the reader (seed 003's CNN optimiser), the
+choice is written next to the recipe below.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+MAX_TIME_RATIO_TARGET = 1.0
+"""Ours must train no slower than the seed (ratio seed/ours >= this), per model."""
+
+MAX_ACCURACY_LOSS = 0.005
+"""... while losing at most half a point of test accuracy against it."""
+
+
+@dataclass(frozen=True)
+class SeedRecipe:
+    """How a seed trains one of the models a lab grades."""
+
+    lab: str
+    model: str  # the key of the model in the lab's metrics.json
+    seed: str  # the seed tutorial's file prefix in ../shared/seeds
+    build: Callable[[], object]
+    optimizer: Callable[[], object]
+    batch_size: int
+    epochs: int
+    annealing: bool = False
+    augmentation: bool = False
+
+
+# --- the seeds' models, as they wrote them ------------------------------------------------------
+
+def _seed003_fc():
+    import keras
+
+    return keras.Sequential([
+        keras.Input((28, 28, 1)),
+        keras.layers.Flatten(),
+        keras.layers.Dense(128, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+
+
+def _seed003_cnn():
+    import keras
+
+    return keras.Sequential([
+        keras.Input((28, 28, 1)),
+        keras.layers.Conv2D(24, 3, activation="relu"),
+        keras.layers.MaxPool2D(2),
+        keras.layers.Conv2D(36, 3, activation="relu"),
+        keras.layers.MaxPool2D(2),
+        keras.layers.Flatten(),
+        keras.layers.Dense(128, activation="relu"),
+        keras.layers.Dense(10, activation="softmax"),
+    ])
+
+
+def _seed002_cnn():
+    import keras
+    from keras import layers
+
+    return keras.Sequential([
+        keras.Input((28, 28, 1)),
+        layers.Conv2D(128, 3, activation="relu"), layers.MaxPooling2D(), layers.BatchNormalization(),
+        layers.Conv2D(256, 3, activation="relu"), layers.MaxPooling2D(), layers.BatchNormalization(),
+        layers.Conv2D(512, 3, activation="relu"), layers.MaxPooling2D(), layers.BatchNormalization(),
+        layers.Flatten(),
+        layers.Dense(1024, activation="relu"),
+        layers.Dense(1024, activation="relu"),
+        layers.Dense(10, activation="softmax"),
+    ])
+
+
+def _seed004_cnn():
+    import keras
+    from keras import layers
+
+    return keras.Sequential([
+        keras.Input((28, 28, 1)),
+        layers.Conv2D(32, 5, padding="same", activation="relu"),
+        layers.Conv2D(32, 5, padding="same", activation="relu"),
+        layers.MaxPooling2D(2),
+        layers.Dropout(0.4),
+        layers.Conv2D(64, 3, padding="same", activation="relu"),
+        layers.Conv2D(64, 3, padding="same", activation="relu"),
+        layers.MaxPooling2D(2),
+        layers.Dropout(0.5),
+        layers.Flatten(),
+        layers.Dense(384, activation="relu"),
+        layers.Dropout(0.5),
+        layers.Dense(10, activation="softmax"),
+    ])
+
+
+def _sgd(learning_rate: float):
+    def make():
+        import keras
+
+        return keras.optimizers.SGD(learning_rate=learning_rate)
+    return make
+
+
+def _adam():
+    import keras
+
+    return keras.optimizers.Adam()
+
+
+RECIPES = [
+    # Seed 003 (MIT 6.S191 lab 2): SGD at 0.1, batch 64, 5 epochs. Its CNN's optimiser is left
+    # "of choice"; we keep the fully connected model's, as the lab's reference solution did.
+    SeedRecipe("lab1-mnist", "fc", "003", _seed003_fc, _sgd(0.1), batch_size=64, epochs=5),
+    SeedRecipe("lab1-mnist", "cnn", "003", _seed003_cnn, _sgd(0.1), batch_size=64, epochs=5),
+    # Seed 002: Adam, batch 64, 10 epochs (its validation_split=0.2 becomes the lab's split).
+    SeedRecipe("lab2-fashion-mnist", "cnn", "002", _seed002_cnn, _adam, batch_size=64, epochs=10),
+    # Seed 004: Adam, batch 42, 30 epochs; ReduceLROnPlateau(val_loss, patience 2, factor 0.3);
+    # ImageDataGenerator(rotation 10, zoom 0.05, shifts 0.05).
+    SeedRecipe("lab3-annealing-augmentation", "plain", "004", _seed004_cnn, _adam, batch_size=42, epochs=30),
+    SeedRecipe("lab3-annealing-augmentation", "annealed", "004", _seed004_cnn, _adam, batch_size=42, epochs=30,
+               annealing=True),
+    SeedRecipe("lab3-annealing-augmentation", "augmented", "004", _seed004_cnn, _adam, batch_size=42,
+               epochs=30, annealing=True, augmentation=True),
+]
+
+DATASETS = {"lab1-mnist": "mnist", "lab2-fashion-mnist": "fashion-mnist", "lab3-annealing-augmentation": "mnist"}
+
+
+# --- training a seed recipe -----------------------------------------------------------------------
+
+def _prepare(images) -> np.ndarray:
+    return (np.asarray(images, dtype="float32") / 255.0)[..., np.newaxis]
+
+
+def _seed_augmentation():
+    """Seed 004's ImageDataGenerator, as Keras 3 preprocessing layers applied per batch."""
+    import keras
+
+    return keras.Sequential([
+        keras.layers.RandomRotation(10 / 360, fill_mode="constant"),
+        keras.layers.RandomZoom(0.05, fill_mode="constant"),
+        keras.layers.RandomTranslation(0.05, 0.05, fill_mode="constant"),
+    ])
+
+
+def train_seed_recipe(recipe: SeedRecipe, data: dict[str, np.ndarray]) -> dict:
+    """Train ``recipe`` on ``data`` (x_train, y_train, x_val, y_val, x_test, y_test); time and score it."""
+    import keras
+
+    keras.utils.set_random_seed(0)
+    model = recipe.build()
+    if recipe.augmentation:
+        model = keras.Sequential([keras.Input((28, 28, 1)), _seed_augmentation(), model])
+    model.compile(optimizer=recipe.optimizer(), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    callbacks = []
+    if recipe.annealing:
+        callbacks.append(keras.callbacks.ReduceLROnPlateau(monitor="val_loss", patience=2, factor=0.3,
+                                                           min_lr=1e-5, min_delta=1e-3))
+    started = time.perf_counter()
+    model.fit(data["x_train"], data["y_train"], batch_size=recipe.batch_size, epochs=recipe.epochs,
+              validation_data=(data["x_val"], data["y_val"]), callbacks=callbacks, verbose=0)
+    seconds = time.perf_counter() - started
+    predicted = model.predict(data["x_test"], batch_size=1000, verbose=0).argmax(axis=1)
+    return {"train_seconds": seconds, "test_accuracy": float(np.mean(predicted == data["y_test"]))}
+
+
+def lab_data(lab: str) -> dict[str, np.ndarray]:
+    """The lab's full-profile data: all official training images (10% held out) and the official test set."""
+    import labkit
+
+    images, labels = labkit.data.load(DATASETS[lab], "train")
+    train_index, val_index = labkit.data.stratified_split(labels, 0.1)
+    test_images, test_labels = labkit.data.load(DATASETS[lab], "test")
+    return {
+        "x_train": _prepare(images[train_index]), "y_train": np.asarray(labels[train_index]),
+        "x_val": _prepare(images[val_index]), "y_val": np.asarray(labels[val_index]),
+        "x_test": _prepare(test_images), "y_test": np.asarray(test_labels),
+    }
+
+
+# --- ours: the solution notebook in the full profile ------------------------------------------------
+
+def run_solution_notebook(lab: str) -> dict:
+    """Execute ``solutions/<lab>`` in the full profile and return its ``metrics.json``."""
+    from tests.notebooks import execute, solution_notebook
+
+    with tempfile.TemporaryDirectory() as scratch:
+        execute(solution_notebook(lab), Path(scratch), cell_timeout=3600,
+                environment={"LABKIT_PROFILE": "full", "LABKIT_TRACKING": "off"})
+        return json.loads((Path(scratch) / "artifacts" / "metrics.json").read_text())
+
+
+def run(labs: list[str] | None = None) -> dict:
+    labs = labs or list(DATASETS)
+    unknown = sorted(set(labs) - set(DATASETS))
+    if unknown:
+        raise SystemExit(f"lab_recipes: no seed recipe for {', '.join(unknown)}; labs: {', '.join(DATASETS)}")
+    rows = []
+    for lab in labs:
+        ours = run_solution_notebook(lab)
+        data = lab_data(lab)
+        for recipe in (r for r in RECIPES if r.lab == lab):
+            seed = train_seed_recipe(recipe, data)
+            mine = ours[recipe.model]
+            rows.append({
+                "lab": lab, "model": recipe.model, "seed": recipe.seed,
+                "seed_seconds": seed["train_seconds"], "seed_accuracy": seed["test_accuracy"],
+                "our_seconds": mine["train_seconds"], "our_accuracy": mine["test_accuracy"],
+                "time_ratio": seed["train_seconds"] / mine["train_seconds"],
+                "accuracy_gain": mine["test_accuracy"] - seed["test_accuracy"],
+            })
+    met = all(row["time_ratio"] >= MAX_TIME_RATIO_TARGET and row["accuracy_gain"] >= -MAX_ACCURACY_LOSS
+              for row in rows)
+    return {"rows": rows, "target": {
+        "description": f"ours trains >= {MAX_TIME_RATIO_TARGET}x as fast as the seed, losing <= "
+                       f"{MAX_ACCURACY_LOSS:.1%} test accuracy", "met": met}}
+
+
+def table(result: dict) -> str:
+    lines = ["| lab | model | seed | seed time | ours | speed-up | seed acc. | our acc. |",
+             "|---|---|---|---|---|---|---|---|"]
+    for row in result["rows"]:
+        lines.append(
+            f"| {row['lab']} | {row['model']} | {row['seed']} | {row['seed_seconds']:.0f} s | "
+            f"{row['our_seconds']:.0f} s | {row['time_ratio']:.1f}x | {row['seed_accuracy']:.2%} | "
+            f"{row['our_accuracy']:.2%} |")
+    return "\n".join(lines)
