@@ -13,9 +13,9 @@ export LABKIT_DATA_DIR
 
 PYTEST_ARGS ?=
 
-.PHONY: install test demo bench lock doctor clean
+.PHONY: install test demo bench lock doctor clean bubblewrap
 
-install: $(STAMP)
+install: $(STAMP) bubblewrap
 
 $(STAMP): pyproject.toml $(CONSTRAINTS)
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,14 +23,26 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[all]'
 	touch $(STAMP)
 
-test: $(STAMP)
+test: $(STAMP) bubblewrap
 	$(PY) -m pytest $(PYTEST_ARGS)
 
-demo: $(STAMP)
+demo: $(STAMP) bubblewrap
 	$(PY) -m labkit.demo
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
+
+# The grader runs student code in bubblewrap (Debian's package): installed when missing and we are root.
+bubblewrap:
+	@command -v bwrap >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing bubblewrap, the grader's sandbox, with apt-get."; \
+	    apt-get install -y --no-install-recommends bubblewrap \
+	      || { apt-get update && apt-get install -y --no-install-recommends bubblewrap; }; \
+	  else \
+	    echo "The grader's sandbox needs bubblewrap: run 'sudo apt-get install -y bubblewrap'" \
+	         "(or your system's bubblewrap package). Grading and its tests fail without it."; \
+	  fi; }
 
 doctor: $(STAMP)
 	$(VENV)/bin/labkit doctor

@@ -1,0 +1,730 @@
+"""Run untrusted student code in a bubblewrap sandbox, within limits.
+
+Threat model
+------------
+Everything a student submits is hostile: a notebook, a saved model, a file
+written next to them. Such code runs only through :func:`run`, and the only
+things that leave the sandbox are data — the bytes it prints and the files it
+leaves in its ``workdir`` — which the grader validates and never executes or
+unpickles. What each defence is for:
+
+- **Nothing to read.** A fresh root file system holds only the system's
+  ``/usr`` (and its ``/bin``, ``/lib`` links), the few ``/etc`` files Python
+  needs, the Python installation (the venv and its base interpreter), the
+  ``labkit`` package folder — never the repository, so ``solutions/``, hidden
+  tests, the gradebook and other students do not exist — the caller's
+  ``readonly`` paths (e.g. the dataset mirror), and ``workdir``. ``/etc/passwd``
+  is made up, naming only the sandbox user.
+- **Nothing to change.** All of that is mounted read-only except ``workdir``
+  (the submission's own scratch folder, also ``HOME`` and the working
+  directory) and a private ``/tmp`` (a fresh folder, removed afterwards);
+  ``/dev`` holds only null, zero, random and the like, ``/dev/shm`` is small.
+- **Only data comes back.** The grader reads what is left in ``workdir`` with
+  :func:`read_output`, which refuses links (one could point at a host file the
+  grader can read) and anything but a regular file of a bounded size.
+- **No one to talk to.** New network, IPC, UTS, cgroup and pid namespaces:
+  only a loopback interface (a Jupyter kernel still reaches its client on
+  127.0.0.1), no host processes to see or signal, and a new session so the
+  code cannot push keystrokes into the grader's terminal (TIOCSTI).
+- **No secrets.** The environment is only ``PATH``, ``HOME``, ``LANG`` and what
+  the caller passes in ``env``. Callers must never pass ``COMET_API_KEY`` or any
+  other token: whatever enters the sandbox may be printed back to a student.
+- **No privileges.** Student code never runs as root: when the grader is root,
+  bubblewrap sets the sandbox up and ``setpriv`` then becomes a fresh
+  unprivileged uid with no capabilities and ``no_new_privs`` (the folder
+  ``workdir`` is lent to that uid and given back afterwards); otherwise it runs
+  as the caller. Either way it is in a user namespace that may not nest another
+  (creating one is the first step of most kernel exploits).
+- **Bounded resources.** Wall time; resident memory of the whole process tree;
+  tasks (``RLIMIT_NPROC``, which binds because the uid is not root, so a fork
+  bomb hits a wall instead of the host); output (kept in bounded buffers); the
+  size of one file (``RLIMIT_FSIZE``) and of everything written (polled).
+  Breaking a limit kills the whole sandbox at once: its pid namespace dies with
+  its init, and ``--die-with-parent`` kills it if the grader dies.
+
+Verdicts fail closed: only a clean exit 0 within every limit is ``"ok"``.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import os
+import select
+import shutil
+import signal
+import stat
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from importlib.util import find_spec
+from pathlib import Path
+
+INSTALL_HINT = (
+    "Install bubblewrap: `sudo apt-get install -y bubblewrap` on Debian/Ubuntu "
+    "(`make install` does it when run as root), then check with `bwrap --version`."
+)
+
+POLL_SECONDS = 0.1
+"""How often memory and tasks are measured: a bomb overshoots by at most what it allocates in this time."""
+
+DISK_POLL_SECONDS = 0.5
+"""How often the writable folders are measured (a walk of ``workdir``, so less often)."""
+
+PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+
+SHM_BYTES = 64 * 2**20
+"""Size of the sandbox's ``/dev/shm`` (a tmpfs, so RAM outside the memory limit)."""
+
+SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
+INNER_BWRAP = "/usr/bin/bwrap"
+"""The bubblewrap that runs inside the sandbox (Debian's path; it must lie under ``/usr`` to be seen)."""
+FIRST_SANDBOX_UID = 2_000_000
+"""Root graders run each sandbox as its own uid from here on, far above any real account."""
+
+_SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+_ETC_FILES = (
+    "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "nsswitch.conf",
+    "alternatives", "ssl", "ca-certificates", "mime.types", "fonts",
+)  # fmt: skip
+_sandbox_ids = itertools.count()
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one sandboxed run may use; breaking any limit ends it with a non-"ok" status."""
+
+    wall_seconds: float = 300.0
+    memory_bytes: int = 6 * 2**30  # resident memory of the whole process tree
+    processes: int = 256  # tasks (processes and threads) inside the sandbox
+    output_bytes: int = 1 * 2**20  # stdout and stderr each kept up to this; more -> "output-limit"
+    file_bytes: int = 512 * 2**20  # largest single file the sandbox may write (RLIMIT_FSIZE)
+    disk_bytes: int = 2 * 2**30  # total the sandbox may write into its writable folders
+
+
+@dataclass(frozen=True)
+class SandboxResult:
+    """How a run ended. Only ``status == "ok"`` means it finished cleanly within its limits.
+
+    ``status`` is one of ``"ok"``, ``"error"`` (nonzero exit), ``"timeout"``,
+    ``"out-of-memory"``, ``"crashed"`` (killed by a signal; ``returncode`` is
+    minus the signal) or ``"output-limit"`` (printed more than ``output_bytes``,
+    or wrote more than ``disk_bytes`` of files). When the sandbox was killed for
+    breaking a limit, ``returncode`` is None and ``detail`` says which.
+    """
+
+    status: str
+    returncode: int | None
+    stdout: str  # at most Limits.output_bytes of it
+    stderr: str
+    seconds: float
+    peak_memory_bytes: int
+    detail: str = ""  # what went wrong, in words, for feedback: "ran longer than the 300 s limit"
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+class SandboxUnavailable(RuntimeError):
+    """Bubblewrap is missing or cannot create a sandbox here; the message says what to do."""
+
+
+class OutputRefused(ValueError):
+    """A file the sandbox left behind is not plain data the grader may read."""
+
+
+# -- what the sandbox sees ------------------------------------------------------------------
+
+
+def available() -> bool:
+    """Whether bubblewrap is installed and can start a sandbox on this machine."""
+    try:
+        _check_bwrap()
+    except SandboxUnavailable:
+        return False
+    return True
+
+
+@functools.cache
+def _check_bwrap() -> str:
+    """The path of a working ``bwrap``, tried once with a whole sandbox; :class:`SandboxUnavailable` otherwise.
+
+    The trial runs every step a real run takes, so that a machine that cannot
+    sandbox (no user namespaces, an AppArmor rule) is an error for the
+    instructor, never a class of student programs that all "fail".
+    """
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        raise SandboxUnavailable(f"bubblewrap (`bwrap`) is not installed. {INSTALL_HINT}")
+    if os.geteuid() == 0 and not Path(INNER_BWRAP).is_file():
+        raise SandboxUnavailable(f"{INNER_BWRAP} is missing: the sandbox needs Debian's bubblewrap. {INSTALL_HINT}")
+    if not Path(f"/proc/self/task/{threading.get_native_id()}/children").exists():
+        raise SandboxUnavailable(
+            "this kernel does not list a process's children in /proc (CONFIG_PROC_CHILDREN), "
+            "which the sandbox needs to measure memory; Debian and Ubuntu kernels have it."
+        )
+    with tempfile.TemporaryDirectory(prefix="labkit-sandbox-trial-") as scratch:
+        trial = _run(bwrap, ["/bin/true"], Path(scratch).resolve(), [], Limits(wall_seconds=60), {}, None)
+    if trial.status != "ok":
+        raise SandboxUnavailable(
+            f"bubblewrap is installed but cannot create a sandbox here ({trial.detail}): {trial.stderr.strip()} "
+            "It needs unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1; on Ubuntu "
+            "also kernel.apparmor_restrict_unprivileged_userns=0 or an AppArmor profile for bwrap)."
+        )
+    return bwrap
+
+
+def python_argv() -> list[str]:
+    """The command that starts this course's Python inside the sandbox.
+
+    ``-I`` (isolated): no ``PYTHON*`` variables, no user site-packages, and the
+    script's folder is not put first on ``sys.path``, so a file a student left in
+    ``workdir`` cannot stand in for a module the grader's probe imports.
+    """
+    return [sys.executable, "-I"]
+
+
+def python_installation() -> list[Path]:
+    """The folders Python needs, read-only: the venv and wherever its base interpreter lives."""
+    folders = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix)}
+    folders.add(Path(sys.executable).resolve().parent.parent)
+    return _outermost(folders - {Path("/usr"), Path("/")})
+
+
+def labkit_package() -> Path:
+    """The ``labkit`` package folder (not the repository that holds it)."""
+    spec = find_spec("labkit")
+    if spec is None or not spec.submodule_search_locations:
+        raise SandboxUnavailable("the labkit package cannot be found; install it with `make install`.")
+    return Path(next(iter(spec.submodule_search_locations))).resolve()
+
+
+def _outermost(paths: set[Path]) -> list[Path]:
+    """The paths that lie inside no other path of the set (binding a parent binds them all)."""
+    return sorted(p for p in paths if not any(q != p and q in p.parents for q in paths))
+
+
+def _namespace_flags(as_root: bool) -> list[str]:
+    """Every namespace bubblewrap can unshare.
+
+    As root, the user namespace comes later (see :func:`_inside`): one made
+    here would map the sandbox's uid back to root, whom ``RLIMIT_NPROC`` never
+    binds. Otherwise the user namespace is what lets bubblewrap mount at all,
+    and ``--disable-userns`` stops the code inside from nesting another one.
+    """
+    flags = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
+    if not as_root:
+        flags += ["--unshare-user", "--disable-userns"]
+    return flags + ["--hostname", "sandbox", "--die-with-parent", "--new-session"]
+
+
+def _system_binds() -> list[str]:
+    """The system, read-only: ``/usr`` and the merged-``/usr`` links or folders beside it."""
+    args: list[str] = []
+    for name in _SYSTEM_DIRS:
+        path = Path(name)
+        if path.is_symlink():
+            args += ["--symlink", os.readlink(path), name]
+        elif path.is_dir():
+            args += ["--ro-bind", name, name]
+    args += ["--perms", "0755", "--dir", "/etc"]
+    for name in _ETC_FILES:
+        args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    return args
+
+
+def _parents_to_create(destinations: Sequence[Path]) -> list[str]:
+    """World-traversable folders above each bind (bubblewrap would make them owner-only)."""
+    made: set[Path] = {Path("/"), Path("/tmp"), Path("/etc"), Path("/dev")}
+    args: list[str] = []
+    for destination in destinations:
+        for parent in reversed(destination.parents):
+            if parent not in made:
+                made.add(parent)
+                args += ["--perms", "0755", "--dir", str(parent)]
+    return args
+
+
+def bwrap_argv(
+    argv: Sequence[str],
+    *,
+    workdir: Path,
+    readonly: Sequence[Path],
+    limits: Limits,
+    env: Mapping[str, str],
+    sandbox_uid: int | None,
+    private_tmp: Path,
+    data_fds: Mapping[str, int] = {},
+    started_fd: int | None = None,
+) -> list[str]:
+    """The whole ``bwrap`` command line for one run (pure: it reads only the file system's layout).
+
+    ``sandbox_uid`` is the uid ``setpriv`` drops to when the grader is root, or
+    None to run as the caller inside a user namespace. ``private_tmp`` is a
+    fresh host folder that becomes ``/tmp``. ``data_fds`` maps a path
+    inside to a file descriptor whose content becomes that read-only file.
+    ``started_fd``, if given, receives ``started`` just before ``argv`` runs.
+    """
+    readonly_binds = [*python_installation(), labkit_package(), *(Path(p).resolve() for p in readonly)]
+    args = [
+        *_namespace_flags(as_root=sandbox_uid is not None),
+        *_system_binds(),
+        "--proc", "/proc",
+        "--dev", "/dev",
+        # tmpfs pages are RAM that no process's resident memory shows: keep it small.
+        "--perms", "1777", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm",
+        "--bind", str(private_tmp), "/tmp",
+        *_parents_to_create([*readonly_binds, workdir]),
+    ]  # fmt: skip
+    # Outer folders first, so that a read-only path inside workdir stays read-only.
+    binds = [(path, "--ro-bind") for path in readonly_binds] + [(workdir, "--bind")]
+    for path, kind in sorted(binds, key=lambda bind: len(bind[0].parts)):
+        args += [kind, str(path), str(path)]
+    args += ["--chdir", str(workdir), "--clearenv"]
+    for destination, fd in data_fds.items():
+        args += ["--perms", "0644", "--ro-bind-data", str(fd), destination]
+    for name, value in _environment(workdir, env).items():
+        args += ["--setenv", name, value]
+    return [*args, "--", *_inside(limits, sandbox_uid), *_announce_start(started_fd), *argv]
+
+
+def _announce_start(started_fd: int | None) -> list[str]:
+    """A shell that says "started" on ``started_fd``, closes it, and becomes the program.
+
+    The word proves that bubblewrap's set-up worked, and it cannot be forged:
+    the program never holds the descriptor.
+    """
+    if started_fd is None:
+        return []
+    script = f'printf started >&{started_fd} && exec {started_fd}>&- && exec /usr/bin/env -u SHLVL -- "$@"'
+    return ["/bin/bash", "-c", script, "sandbox"]  # dash cannot name a descriptor above 9
+
+
+def _inside(limits: Limits, sandbox_uid: int | None) -> list[str]:
+    """The commands that run inside the sandbox before the student's, each ending in ``exec``.
+
+    As root: ``setpriv`` becomes the unprivileged ``sandbox_uid`` with no
+    capabilities, and a second bubblewrap puts it in a user namespace that may
+    not nest more (a new user namespace is where most kernel exploits start).
+    Then the kernel's OOM killer, should the host run short, is told to take
+    sandboxed code first, and the per-process limits are set. RLIMIT_AS would
+    be the easy memory limit, but TensorFlow and PyTorch reserve many GiB of
+    address space they never touch, so it kills them at import: the resident
+    memory of the tree is measured from outside instead.
+
+    The second bubblewrap re-binds the sandbox's own root with ``--dev-bind``:
+    a plain bind would mark the few devices in ``/dev`` unusable, and
+    libraries need ``/dev/urandom`` (``std::random_device`` in TensorFlow).
+    """
+    commands = []
+    if sandbox_uid is not None:
+        commands += [
+            "/usr/bin/setpriv", f"--reuid={sandbox_uid}", f"--regid={sandbox_uid}", "--clear-groups",
+            "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
+            INNER_BWRAP, "--unshare-user", "--disable-userns", "--dev-bind", "/", "/", "--die-with-parent", "--",
+        ]  # fmt: skip
+    return commands + [
+        "/usr/bin/choom", "-n", "1000", "--",
+        "/usr/bin/prlimit", f"--nproc={limits.processes}", f"--fsize={limits.file_bytes}", "--core=0", "--",
+    ]  # fmt: skip
+
+
+def _environment(workdir: Path, extra: Mapping[str, str]) -> dict[str, str]:
+    """The sandbox's whole environment: a plain PATH, HOME in workdir, and the caller's extras."""
+    for name, value in extra.items():
+        if not isinstance(name, str) or not isinstance(value, str) or not name or "=" in name or "\0" in name + value:
+            raise ValueError(f"sandbox env entries must be non-empty names without '=' mapped to strings: {name!r}")
+    return {"PATH": f"{Path(sys.prefix) / 'bin'}:{SANDBOX_PATH}", "HOME": str(workdir), "LANG": "C.UTF-8", **extra}
+
+
+def _passwd(uid: int, workdir: Path) -> tuple[bytes, bytes]:
+    """A made-up ``/etc/passwd`` and ``/etc/group`` naming only the sandbox user.
+
+    Libraries ask who they run as (``getpass.getuser()``: PyTorch's caches);
+    this answers without showing the host's accounts.
+    """
+    passwd = f"sandbox:x:{uid}:{uid}:sandbox:{workdir}:/usr/sbin/nologin\n"
+    return passwd.encode(), f"sandbox:x:{uid}:\n".encode()
+
+
+# -- reading what comes out -----------------------------------------------------------------
+
+
+def read_output(workdir: Path, name: str | Path, max_bytes: int) -> bytes:
+    """The bytes of a file that sandboxed code left in ``workdir``, read as plain data.
+
+    Refused (:class:`OutputRefused`): a path through a link (it could point at
+    a host file only the grader may read), anything but a regular file (a FIFO
+    would hang the grader) and more than ``max_bytes``. Read only after
+    :func:`run` has returned, when nothing inside is left to swap files.
+    """
+    workdir = Path(workdir).resolve()
+    path = workdir / name
+    if workdir not in path.parents or path.resolve() != path:
+        raise OutputRefused(f"{name} leads out of the sandbox's folder or through a link; it was not read.")
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as file:
+        info = os.fstat(file.fileno())
+        if not stat.S_ISREG(info.st_mode):
+            raise OutputRefused(f"{name} is not a regular file; it was not read.")
+        if info.st_size > max_bytes:
+            raise OutputRefused(f"{name} has {info.st_size:,} bytes, more than the {max_bytes:,} expected.")
+        return file.read(max_bytes)
+
+
+# -- running --------------------------------------------------------------------------------
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    workdir: Path,
+    readonly: Sequence[Path] = (),
+    limits: Limits = Limits(),
+    env: Mapping[str, str] | None = None,
+    stdin: bytes | None = None,
+) -> SandboxResult:
+    """Run ``argv`` in a fresh sandbox whose only writable folder is ``workdir``.
+
+    ``workdir`` must exist; it is the working directory and ``HOME``, and what
+    the code leaves there is its output (untrusted data). ``readonly`` paths are
+    visible at the same path, read-only. ``env`` is added to a bare environment
+    and must hold no secrets. Raises :class:`SandboxUnavailable` when no sandbox
+    can be made; a misbehaving program never raises, it gets a status.
+
+    Call it from a thread that outlives the run (any thread blocked in it does):
+    the sandbox is killed when the thread that started it exits.
+    """
+    bwrap = _check_bwrap()
+    if not argv:
+        raise ValueError("argv is empty: give the program to run, e.g. sandbox.python_argv() + ['probe.py'].")
+    workdir = _checked_workdir(workdir)
+    readonly = [Path(path) for path in readonly]
+    for path in readonly:
+        _check_readonly(path, readable_by_others=os.geteuid() == 0)
+    return _run(bwrap, argv, workdir, readonly, limits, env or {}, stdin)
+
+
+def _run(
+    bwrap: str,
+    argv: Sequence[str],
+    workdir: Path,
+    readonly: Sequence[Path],
+    limits: Limits,
+    env: Mapping[str, str],
+    stdin: bytes | None,
+) -> SandboxResult:
+    """:func:`run` once its arguments are checked: lend the folders, run, take them back."""
+    as_root = os.geteuid() == 0
+    uid = _fresh_uid() if as_root else os.getuid()
+    owner = workdir.stat()
+    data_fds: dict[str, int] = {}
+    private_tmp = Path(tempfile.mkdtemp(prefix="labkit-sandbox-tmp-"))
+    started_read, started_write = os.pipe()
+    try:
+        passwd, group = _passwd(uid, workdir)
+        data_fds = {"/etc/passwd": _data_fd(passwd), "/etc/group": _data_fd(group)}
+        command = bwrap_argv(
+            argv,
+            workdir=workdir,
+            readonly=readonly,
+            limits=limits,
+            env=env,
+            sandbox_uid=uid if as_root else None,
+            private_tmp=private_tmp,
+            data_fds=data_fds,
+            started_fd=started_write,
+        )
+        if as_root:  # lent to the sandbox's uid for the run
+            for folder in (workdir, private_tmp):
+                _chown_tree(folder, uid, uid)
+        return _supervise(
+            [bwrap, *command], [workdir, private_tmp], limits, stdin, data_fds=[*data_fds.values()],
+            started=(started_read, started_write),
+        )  # fmt: skip
+    finally:
+        for fd in [*data_fds.values(), started_read, started_write]:
+            try:
+                os.close(fd)
+            except OSError:
+                pass  # handed over and closed already
+        shutil.rmtree(private_tmp, ignore_errors=True)
+        if as_root:
+            _chown_tree(workdir, owner.st_uid, owner.st_gid)
+
+
+def _checked_workdir(workdir: Path) -> Path:
+    """``workdir`` resolved, refused when it would expose or let code change what it must not."""
+    workdir = Path(workdir).resolve()
+    if not workdir.is_dir():
+        raise FileNotFoundError(f"workdir {workdir} is not a folder; create a fresh empty folder for each run.")
+    protected = [Path(p) for p in _SYSTEM_DIRS] + [Path("/etc"), labkit_package(), *python_installation()]
+    for path in protected:
+        if workdir == path or workdir in path.parents or path in workdir.parents:
+            raise ValueError(
+                f"workdir {workdir} overlaps {path}, which the sandbox may only read; "
+                "give each run a fresh folder of its own, e.g. under the grading output folder."
+            )
+    return workdir
+
+
+def _check_readonly(path: Path, *, readable_by_others: bool) -> None:
+    """Refuse a ``readonly`` path that does not exist, or that the sandbox's own uid could not read."""
+    if not path.exists():
+        raise FileNotFoundError(f"readonly path {path} does not exist; bind only existing paths.")
+    needed = 0o005 if path.is_dir() else 0o004
+    if readable_by_others and path.stat().st_mode & needed != needed:
+        raise PermissionError(
+            f"readonly path {path} is not readable by other users (mode {path.stat().st_mode & 0o777:o}), "
+            "and sandboxed code runs as an unprivileged user: make it world-readable, e.g. "
+            f"`chmod o+rX {path}` (folders from tempfile.mkdtemp are owner-only)."
+        )
+
+
+def sandbox_uids(pid: int | None = None) -> range:
+    """The uids that the sandboxes of a root grader process (default: this one) run as.
+
+    64 per process, as pids are unique: each sandbox needs a uid no other
+    running sandbox has, because ``RLIMIT_NPROC`` counts every task of a uid.
+    Tests use the range to check that nothing a sandbox started outlives it.
+    """
+    first = FIRST_SANDBOX_UID + (os.getpid() if pid is None else pid) * 64  # < 2**32 for any pid
+    return range(first, first + 64)
+
+
+def _fresh_uid() -> int:
+    """The next of :func:`sandbox_uids`, round robin (64 sandboxes may run at once per process)."""
+    return sandbox_uids()[next(_sandbox_ids) % 64]
+
+
+def _chown_tree(root: Path, uid: int, gid: int) -> None:
+    """Hand ``root`` and everything in it to ``uid``, never following a link out of it.
+
+    The kernel clears set-user-ID bits on every chown, so handing files back to
+    root cannot create a privileged program.
+    """
+    os.chown(root, uid, gid, follow_symlinks=False)
+    for folder, dirs, files in os.walk(root):
+        for name in dirs + files:
+            try:
+                os.chown(os.path.join(folder, name), uid, gid, follow_symlinks=False)
+            except FileNotFoundError:
+                pass
+
+
+def _data_fd(content: bytes) -> int:
+    """A pipe already holding ``content`` (small: it must fit the pipe's buffer), for ``--ro-bind-data``."""
+    read_end, write_end = os.pipe()
+    os.write(write_end, content)
+    os.close(write_end)
+    return read_end
+
+
+class _BoundedReader:
+    """Drains a pipe to its end on a thread of its own, keeping at most ``limit`` bytes."""
+
+    def __init__(self, pipe, limit: int) -> None:
+        self.pipe, self.limit = pipe, limit
+        self.read = getattr(pipe, "read1", pipe.read)  # what has arrived, not a full chunk
+        self.kept = bytearray()
+        self.overflowed = False  # there was more than ``limit``
+        self.thread = threading.Thread(target=self._drain, daemon=True)
+        self.thread.start()
+
+    def _drain(self) -> None:
+        while chunk := self.read(1 << 16):
+            room = self.limit - len(self.kept)
+            self.kept += chunk[:room]
+            self.overflowed = self.overflowed or len(chunk) > room
+
+    def finish(self) -> None:
+        """Wait for the end of the pipe (the sandbox is dead by now), then close it."""
+        self.thread.join(timeout=10)
+        _close_quietly(self.pipe)
+
+    def text(self) -> str:
+        return self.kept.decode("utf-8", errors="replace")
+
+
+def _close_quietly(pipe) -> None:
+    try:
+        pipe.close()
+    except OSError:
+        pass
+
+
+def _feed(pipe, data: bytes) -> None:
+    """Write ``data`` to the sandbox's stdin and close it; a program that stops reading is its business."""
+    try:
+        pipe.write(data)
+    except OSError:
+        pass
+    finally:
+        _close_quietly(pipe)
+
+
+def _supervise(
+    command: list[str],
+    writable: list[Path],
+    limits: Limits,
+    stdin: bytes | None,
+    *,
+    data_fds: list[int],
+    started: tuple[int, int],
+) -> SandboxResult:
+    """Start bubblewrap, watch the tree against the limits, and kill it the moment one breaks.
+
+    ``started`` is the pipe on which the sandbox announces that its set-up worked.
+    """
+    started_read, started_write = started
+    start = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            command,
+            stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=[*data_fds, started_write],
+            start_new_session=True,
+        )
+    except OSError as error:
+        raise SandboxUnavailable(f"bubblewrap could not be started: {error}. {INSTALL_HINT}") from error
+    finally:
+        os.close(started_write)  # only the sandbox holds it now: its end means the end of the sandbox
+    stdout, stderr = _BoundedReader(proc.stdout, limits.output_bytes), _BoundedReader(proc.stderr, limits.output_bytes)
+    announcement = _BoundedReader(os.fdopen(started_read, "rb", buffering=0), 16)
+    if stdin is not None:
+        threading.Thread(target=_feed, args=(proc.stdin, stdin), daemon=True).start()
+    broken: tuple[str, str] | None = None
+    peak, reaped, next_disk_check = 0, None, start
+    ended = os.pidfd_open(proc.pid)  # readable once bubblewrap exits: no waiting out a poll interval
+    try:
+        while (reaped := _reap(proc.pid, block=False)) is None:
+            if broken is None:
+                now = time.monotonic()
+                memory = _tree_memory(proc.pid)
+                peak = max(peak, memory)
+                written = None
+                if now >= next_disk_check:
+                    next_disk_check = now + DISK_POLL_SECONDS
+                    written = sum(_folder_bytes(folder) for folder in writable)
+                printed = stdout.overflowed or stderr.overflowed
+                broken = _broken_limit(limits, now - start, memory, printed, written)
+                if broken is not None:
+                    _kill(proc.pid)
+            select.select([ended], [], [], POLL_SECONDS)
+    finally:
+        os.close(ended)
+        if reaped is None:
+            _kill(proc.pid)
+            reaped = _reap(proc.pid, block=True)
+        proc.returncode = reaped[0]  # reaped here (for its resource usage), not by Popen
+        for reader in (stdout, stderr, announcement):
+            reader.finish()
+        if proc.stdin is not None:
+            _close_quietly(proc.stdin)
+    exit_code, usage = reaped
+    seconds = time.monotonic() - start
+    peak = max(peak, usage.ru_maxrss * 1024)  # the largest single process, if it outgrew the polls
+    if broken is None and (stdout.overflowed or stderr.overflowed):
+        broken = _broken_limit(limits, seconds, 0, True, None)
+    if broken is not None:
+        status, detail = broken
+        return SandboxResult(status, None, stdout.text(), stderr.text(), seconds, peak, detail)
+    if bytes(announcement.kept) != b"started":
+        raise SandboxUnavailable(f"bubblewrap could not set up the sandbox: {stderr.text().strip()}")
+    status, code, detail = _verdict(exit_code)
+    return SandboxResult(status, code, stdout.text(), stderr.text(), seconds, peak, detail)
+
+
+def _reap(pid: int, *, block: bool) -> tuple[int, object] | None:
+    """bubblewrap's exit code and resource usage once it has ended (None while it runs)."""
+    done, wait_status, usage = os.wait4(pid, 0 if block else os.WNOHANG)
+    return (os.waitstatus_to_exitcode(wait_status), usage) if done else None
+
+
+def _broken_limit(
+    limits: Limits, seconds: float, memory: int, printed_too_much: bool, written: int | None
+) -> tuple[str, str] | None:
+    """The status and an explanation when a measurement breaks a limit, else None."""
+    if seconds > limits.wall_seconds:
+        return "timeout", f"ran longer than the {limits.wall_seconds:g} s limit"
+    if memory > limits.memory_bytes:
+        return "out-of-memory", f"used {_mib(memory)} of memory, more than the {_mib(limits.memory_bytes)} limit"
+    if printed_too_much:
+        return "output-limit", f"printed more than {_mib(limits.output_bytes)} to stdout or stderr"
+    if written is not None and written > limits.disk_bytes:
+        return "output-limit", f"wrote {_mib(written)} of files, more than the {_mib(limits.disk_bytes)} limit"
+    return None
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:,.1f} MiB"
+
+
+def _verdict(exit_code: int) -> tuple[str, int, str]:
+    """Status, return code and explanation from bubblewrap's exit code.
+
+    bubblewrap reports death by signal N as exit code 128+N, as shells do, so
+    a program that calls ``exit(139)`` is taken for a crash: not "ok" either way.
+    """
+    if exit_code == 0:
+        return "ok", 0, ""
+    signum = -exit_code if exit_code < 0 else exit_code - 128
+    if signum in signal.valid_signals() and (exit_code < 0 or exit_code > 128):
+        return "crashed", -signum, f"killed by signal {signal.Signals(signum).name}"
+    return "error", exit_code, f"exited with status {exit_code}"
+
+
+def _kill(pid: int) -> None:
+    """SIGKILL bubblewrap: its init then dies with it, and the pid namespace with all inside."""
+    try:
+        os.kill(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _tree_memory(pid: int) -> int:
+    """Resident memory of a process and all its descendants, from ``/proc``.
+
+    Pages shared after a fork count once per process, so this errs high: safe
+    for a limit. Cgroups would be exact but are not available everywhere. The
+    kernel's lists of children keep a poll cheap (a scan of every process on
+    the host, as ``psutil`` does, costs a few ms each time).
+    """
+    total, pending = 0, [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            total += int(Path(f"/proc/{current}/statm").read_text().split()[1]) * PAGE_BYTES
+            for thread in os.listdir(f"/proc/{current}/task"):
+                pending += map(int, Path(f"/proc/{current}/task/{thread}/children").read_text().split())
+        except (OSError, ValueError, IndexError):
+            continue  # it ended while we looked
+    return total
+
+
+def _folder_bytes(folder: Path) -> int:
+    """Disk blocks used under ``folder``, without following links."""
+    total = 0
+    stack = [str(folder)]
+    while stack:
+        try:
+            entries = os.scandir(stack.pop())
+        except OSError:
+            continue
+        with entries:
+            for entry in entries:
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                total += info.st_blocks * 512
+                if entry.is_dir(follow_symlinks=False):
+                    stack.append(entry.path)
+    return total
