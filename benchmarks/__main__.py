@@ -5,7 +5,7 @@ ratios, so results from different machines stay comparable. Exit status 1 when a
 benchmark's target is not met.
 
 ``python -m benchmarks`` runs the quick ones (:data:`DEFAULT`); name others to run them,
-with arguments after a colon: ``python -m benchmarks lab_recipes:lab1-mnist,lab2-fashion-mnist``.
+with arguments after a colon: ``python -m benchmarks lab_recipes:lab1-mnist,lab4-emnist-baselines``.
 """
 
 from __future__ import annotations

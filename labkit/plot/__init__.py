@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from labkit.plot._compare import compare_models, comparison_table
 from labkit.plot._confusion import ConfusedPair, confusion_matrix, most_confused_pairs
+from labkit.plot._counts import class_counts
 from labkit.plot._history import batch_losses, history
 from labkit.plot._images import images
 from labkit.plot._predictions import misclassified, prediction, predictions
@@ -31,7 +32,8 @@ from labkit.plot._report import (
 )
 
 __all__ = [
-    "ClassificationReport", "ConfusedPair", "Scores", "batch_losses", "classification_report",
-    "classification_report_figure", "compare_models", "comparison_table", "confusion_matrix",
-    "history", "images", "misclassified", "most_confused_pairs", "prediction", "predictions",
+    "ClassificationReport", "ConfusedPair", "Scores", "batch_losses", "class_counts",
+    "classification_report", "classification_report_figure", "compare_models", "comparison_table",
+    "confusion_matrix", "history", "images", "misclassified", "most_confused_pairs", "prediction",
+    "predictions",
 ]

@@ -1,0 +1,152 @@
+"""Lab 4 (EMNIST ByMerge): the solution trains to its targets; the student version hides the answers and fails its checks."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import numpy as np
+import pytest
+
+from tests.notebooks import error_of, execute, grade_id, graded_cells, released_notebook, solution_notebook
+from tests.test_lab1 import MARKERS, cell, read, secret_lines
+
+LAB = "lab4-emnist-baselines"
+EXERCISES = ["upright", "dense-model", "early-stopping", "cnn-model", "class-weights"]
+GRADED = ["test-upright", "test-dense-model", "test-early-stopping", "test-dense-accuracy",
+          "test-cnn-model", "test-cnn-accuracy", "test-class-weights"]
+
+MEANINGFUL_QUICK_TARGETS = {"dense": 0.60, "cnn": 0.70}
+"""The least quick-profile test accuracy that still shows a model learnt (a constant guess gets about 5%)."""
+
+QUICK_RUN_SECONDS = 180
+STUDENT_RUN_SECONDS = 90
+
+
+@pytest.mark.parametrize("notebook", [solution_notebook(LAB), released_notebook(LAB)], ids=["solutions", "labs"])
+def test_committed_notebook_has_no_outputs(notebook):
+    code = [c for c in read(notebook).cells if c.cell_type == "code"]
+    assert code
+    assert all(c.outputs == [] and c.execution_count is None for c in code), (
+        f"{notebook} was committed with outputs; clear them before committing."
+    )
+
+
+def test_released_notebook_has_no_solutions_and_no_hidden_tests():
+    source, released = read(solution_notebook(LAB)), read(released_notebook(LAB))
+    released_text = "\n".join(c.source for c in released.cells)
+    released_lines = {line.strip() for line in released_text.splitlines()}
+    secrets = secret_lines(source)
+
+    assert len(secrets) > 20, "the solution notebook should hold solutions and hidden tests"
+    assert not [marker for marker in MARKERS if marker in released_text]
+    assert not sorted(secrets & released_lines), "solution or hidden-test lines reached the students"
+    exercises = [c for c in released.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    assert [c.id for c in exercises] == EXERCISES
+    assert all("raise NotImplementedError()" in c.source for c in exercises)
+
+
+def test_released_notebook_keeps_every_graded_cell_with_its_points():
+    def points(notebook):
+        return {grade_id(c): c.metadata["nbgrader"]["points"] for c in graded_cells(notebook)}
+
+    released = points(read(released_notebook(LAB)))
+    assert released == points(read(solution_notebook(LAB)))
+    assert list(released) == GRADED
+    assert all(value > 0 for value in released.values())
+
+
+def test_every_count_and_size_comes_from_the_profile_and_every_target_from_labkit_targets():
+    import labkit
+
+    source = "\n".join(c.source for c in read(solution_notebook(LAB)).cells)
+    for name in ("train_size", "PATIENCE", "DENSE_MAX_EPOCHS", "CNN_MAX_EPOCHS"):
+        assert f"{name} = profile.choose(" in source, f"{name} is not chosen by the profile"
+    for model in ("dense", "cnn"):
+        assert f'{model.upper()}_TARGET = labkit.targets.target(LAB, "{model}")' in source
+        quick, full = (labkit.targets.target(LAB, model, profile) for profile in ("quick", "full"))
+        assert MEANINGFUL_QUICK_TARGETS[model] <= quick < full
+    assert labkit.targets.target(LAB, "cnn", "full") >= 0.89, "the course promises a CNN of about 90%"
+
+
+def test_data_source_is_chosen_explicitly_and_stated():
+    """The offline partition is asked for only when the official train images cannot be had, and said so."""
+    loading = cell(read(solution_notebook(LAB)), "load-data").source
+    assert 'official = labkit.data.official_available(DATASET, "train")' in loading
+    assert loading.count("offline_partition=not official") == 2  # train and test from the same source
+    assert "print(f\"data: {train.dataset}\")" in loading and "provenance" in loading
+
+
+def test_upright_check_refuses_the_seeds_rotation():
+    """The blog post's 90-degree rotation must fail the students' own check, not only the grader's."""
+    import labkit
+
+    source, released = read(solution_notebook(LAB)), read(released_notebook(LAB))
+    images, labels = labkit.data.load("emnist-bymerge", "test")
+    upright_sample = np.asarray(images[:10])
+
+    def run(notebook, exercise: str) -> None:
+        namespace = {"np": np, "labkit": labkit, "train_labels": labels, "class_names": None,
+                     "upright_sample": upright_sample, "stored_sample": upright_sample.transpose(0, 2, 1),
+                     "test_images": images}
+        exec(exercise.split("\n\n\nlabkit.plot")[0], namespace)  # the function, without its figure
+        exec(cell(notebook, "test-upright").source, namespace)
+
+    solution = cell(source, "upright").source
+    assert "return np.transpose(stored, (0, 2, 1))" in solution
+    run(source, solution)  # hidden tests included
+    for rotation in ("np.rot90(stored, k=1, axes=(1, 2))", "np.rot90(stored, k=-1, axes=(1, 2))"):
+        wrong = solution.replace("np.transpose(stored, (0, 2, 1))", rotation)
+        with pytest.raises(AssertionError, match="Rotating by 90"):
+            run(released, wrong)
+
+
+@pytest.mark.slow
+def test_solution_runs_end_to_end_in_the_quick_profile_and_saves_loadable_models(tmp_path, mirror_dir):
+    import keras
+
+    import labkit
+
+    started = time.perf_counter()
+    executed = execute(solution_notebook(LAB), tmp_path)  # raises at the first failing cell
+    elapsed = time.perf_counter() - started
+
+    assert all(error_of(c) is None for c in graded_cells(executed))  # hidden tests included
+    outputs = "\n".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs)
+    assert "data: emnist-bymerge/offline-partition" in outputs  # this machine has no official train images
+    assert "OFFLINE PARTITION" in outputs  # labkit's own announcement reaches the notebook
+
+    metrics = json.loads((tmp_path / "artifacts" / "metrics.json").read_text())
+    assert metrics["profile"] == "quick" and metrics["data"] == "emnist-bymerge/offline-partition"
+    images, labels = labkit.data.load("emnist-bymerge", "test", offline_partition=True)
+    x = (images.astype("float32") / 255.0)[..., np.newaxis]
+    for model in ("dense", "cnn"):
+        assert metrics[model]["test_accuracy"] >= metrics[model]["target"] >= MEANINGFUL_QUICK_TARGETS[model]
+        assert metrics[model]["target"] == labkit.targets.target(LAB, model, "quick")
+        saved = keras.saving.load_model(tmp_path / "artifacts" / f"{model}.keras", safe_mode=True)
+        predicted = saved.predict(x, batch_size=1000, verbose=0).argmax(axis=1)
+        assert np.mean(predicted == labels) == pytest.approx(metrics[model]["test_accuracy"], abs=1e-4)
+        if model == "cnn":
+            recorded = [(pair["true"], pair["predicted"], pair["count"]) for pair in metrics["most_confused"]]
+            names = labkit.data.class_names("emnist-bymerge")
+            assert recorded == [(pair.true, pair.predicted, pair.count)
+                                for pair in labkit.plot.most_confused_pairs(labels, predicted, names, k=12)]
+    weighted = metrics["dense_class_weights"]
+    assert weighted["balanced_accuracy"] > metrics["dense"]["balanced_accuracy"], "class weights should help rare classes"
+    assert len(list((tmp_path / "comet-offline").glob("*.zip"))) == 3  # dense, weighted dense, CNN
+    assert elapsed < QUICK_RUN_SECONDS, f"the quick profile took {elapsed:.0f} s"
+
+
+@pytest.mark.slow
+def test_untouched_student_notebook_fails_every_graded_cell_quickly(tmp_path, mirror_dir):
+    started = time.perf_counter()
+    executed = execute(released_notebook(LAB), tmp_path, allow_errors=True, cell_timeout=60)
+    elapsed = time.perf_counter() - started
+
+    assert elapsed < STUDENT_RUN_SECONDS
+    graded = {grade_id(c): error_of(c) for c in graded_cells(executed)}
+    assert list(graded) == GRADED
+    assert [name for name, error in graded.items() if error is None] == [], "a graded cell passed untouched"
+    first_exercise = next(i for i, c in enumerate(executed.cells) if c.id == EXERCISES[0])
+    before = [c for c in executed.cells[:first_exercise] if c.cell_type == "code"]
+    assert [error_of(c) for c in before] == [None] * len(before), "the lab's own cells must run"
