@@ -6,7 +6,10 @@ import argparse
 import logging
 import sys
 
+from pathlib import Path
+
 from autograder.release import ReleaseError, check_released, release
+from autograder.sandbox import SandboxUnavailable
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -27,6 +30,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="write nothing; list where labs/ differs from a fresh release and exit 1 if it does",
     )
     release.set_defaults(run=run_release)
+    grade = commands.add_parser(
+        "grade",
+        help="grade every SUBMISSIONS/<student>/<LAB>/ in sandboxes; write grades, feedback, gradebook",
+        description="Grade a lab's submissions: each model is loaded and measured in a sandbox, the "
+        "notebook is run in a sandbox to check its training step. Writes OUT/grades.csv, "
+        "OUT/feedback/<student>/<LAB>.html, OUT/results/ (one JSON per submission; a rerun "
+        "skips submissions graded already) and OUT/gradebook.db (nbgrader's).",
+    )
+    grade.add_argument("lab", metavar="LAB", help="the lab to grade, e.g. lab1-mnist")
+    grade.add_argument("submissions", metavar="SUBMISSIONS_DIR", type=Path,
+                       help="holds one <student_id>/<LAB>/ folder per student")
+    grade.add_argument("--out", required=True, type=Path, metavar="OUT_DIR", help="where results go")
+    grade.add_argument("--workers", type=int, default=1, help="submissions graded at once (default 1)")
+    grade.add_argument("--profile", choices=("full", "quick"), default="full",
+                       help="whose accuracy targets apply (default full, the course's)")
+    grade.set_defaults(run=run_grade)
     return parser
 
 
@@ -45,12 +64,27 @@ def run_release(args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+def run_grade(args: argparse.Namespace) -> int:
+    from autograder.grading import grade
+    from autograder.options import GradingOptions
+
+    def show(result, reused):
+        print(f"{result.student_id:<20} {result.score:g}/{result.max_score:g} {result.status}"
+              f"{' (unchanged, not regraded)' if reused else f' in {result.seconds:.0f} s'}", flush=True)
+
+    options = GradingOptions(profile=args.profile)
+    results = grade(args.lab, args.submissions, args.out, workers=args.workers, options=options,
+                    progress=show)
+    print(f"{len(results)} submission(s) graded: {args.out / 'grades.csv'}, feedback in {args.out / 'feedback'}")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s: %(message)s")
     try:
         return args.run(args)
-    except (ValueError, FileNotFoundError, ReleaseError) as error:
+    except (ValueError, FileNotFoundError, ReleaseError, SandboxUnavailable) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 

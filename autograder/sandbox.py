@@ -426,6 +426,7 @@ def _run(
     data_fds: dict[str, int] = {}
     private_tmp = Path(tempfile.mkdtemp(prefix="labkit-sandbox-tmp-"))
     started_read, started_write = os.pipe()
+    pipe_fds = [started_read, started_write]  # ours to close until _supervise takes them
     try:
         passwd, group = _passwd(uid, workdir)
         data_fds = {"/etc/passwd": _data_fd(passwd), "/etc/group": _data_fd(group)}
@@ -443,16 +444,15 @@ def _run(
         if as_root:  # lent to the sandbox's uid for the run
             for folder in (workdir, private_tmp):
                 _chown_tree(folder, uid, uid)
+        pipe_fds = []  # closed by _supervise from here on, whatever happens: never twice, since
+        # with several sandboxes in threads a closed number is soon another thread's descriptor
         return _supervise(
             [bwrap, *command], [workdir, private_tmp], limits, stdin, data_fds=[*data_fds.values()],
             started=(started_read, started_write),
         )  # fmt: skip
     finally:
-        for fd in [*data_fds.values(), started_read, started_write]:
-            try:
-                os.close(fd)
-            except OSError:
-                pass  # handed over and closed already
+        for fd in [*data_fds.values(), *pipe_fds]:
+            os.close(fd)
         shutil.rmtree(private_tmp, ignore_errors=True)
         if as_root:
             _chown_tree(workdir, owner.st_uid, owner.st_gid)
@@ -582,6 +582,7 @@ def _supervise(
     ``started`` is the pipe on which the sandbox announces that its set-up worked.
     """
     started_read, started_write = started
+    announcement_pipe = os.fdopen(started_read, "rb", buffering=0)  # owns started_read from here
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -593,11 +594,12 @@ def _supervise(
             start_new_session=True,
         )
     except OSError as error:
+        announcement_pipe.close()
         raise SandboxUnavailable(f"bubblewrap could not be started: {error}. {INSTALL_HINT}") from error
     finally:
         os.close(started_write)  # only the sandbox holds it now: its end means the end of the sandbox
     stdout, stderr = _BoundedReader(proc.stdout, limits.output_bytes), _BoundedReader(proc.stderr, limits.output_bytes)
-    announcement = _BoundedReader(os.fdopen(started_read, "rb", buffering=0), 16)
+    announcement = _BoundedReader(announcement_pipe, 16)
     if stdin is not None:
         threading.Thread(target=_feed, args=(proc.stdin, stdin), daemon=True).start()
     broken: tuple[str, str] | None = None

@@ -84,6 +84,21 @@ def test_ok_run_returns_its_output_and_reads_stdin(workdir: Path):
     assert python("pass", workdir, stdin=request).status == "ok"  # a program may ignore its input
 
 
+def test_sandboxes_run_from_many_threads_at_once_each_get_their_own_result(tmp_path: Path):
+    """Each run owns its descriptors: closing one twice once broke a neighbour's run mid-way."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def run(index: int) -> tuple[str, str]:
+        folder = tmp_path / f"student-{index}"
+        folder.mkdir()
+        result = python(f"print({index})", folder)
+        return result.status, result.stdout
+
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(run, range(18)))
+    assert results == [("ok", f"{index}\n") for index in range(18)]
+
+
 def test_course_python_and_labkit_work_inside_but_the_grader_is_invisible(workdir: Path):
     seen = facts(
         """

@@ -27,7 +27,7 @@ from labkit.check.spec import (
     spec_entry,
 )
 
-__all__ = ["architecture", "compare_layers", "spec_of"]
+__all__ = ["architecture", "compare_layers", "compare_summary", "spec_of"]
 
 # What to look at when a setting differs; written for both frameworks' vocabularies.
 _ADVICE = {
@@ -82,13 +82,33 @@ def architecture(
     >>> report = labkit.check.architecture(model, MLP, input_shape=(28, 28), params=101_770)
     >>> report.assert_ok()        # in a hidden nbgrader test
     """
-    expected = merge_activations(parse(layers))
+    parse(layers)  # a wrong spec is refused before the model runs
     wanted_input = _optional_shape(input_shape, "input_shape")
     try:
         found = adapter_for(model).describe(model, wanted_input)
     except ForwardError as error:
         return Report("The model could not run, so its architecture cannot be checked.",
                       (Difference("forward pass", str(error)),))
+    return compare_summary(found, layers, input_shape=wanted_input, output_shape=output_shape,
+                           params=params)
+
+
+def compare_summary(
+    found: ModelSummary,
+    layers: Sequence[Mapping[str, Any] | str],
+    *,
+    input_shape: Sequence[int] | None = None,
+    output_shape: Sequence[int] | None = None,
+    params: int | None = None,
+) -> Report:
+    """:func:`architecture` for a model measured elsewhere: the comparison without the forward pass.
+
+    The autograder measures a student's model in a sandbox and gets back only
+    its :class:`ModelSummary`; this compares that summary with the spec exactly
+    as :func:`architecture` compares a live model.
+    """
+    expected = merge_activations(parse(layers))
+    wanted_input = _optional_shape(input_shape, "input_shape")
     differences = [
         *_input_differences(found, wanted_input),
         *compare_layers(expected, merge_activations(found.layers)),

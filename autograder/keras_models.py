@@ -1,0 +1,225 @@
+"""Judging a student's saved Keras model: its architecture and its test accuracy.
+
+The model file is loaded only inside the sandbox, by the probe
+``probes/keras_model.py``, in a run that sees nothing but that file and the
+evaluation images. What comes back is data (a JSON summary of the layers, an
+array of predictions), validated here before anything is computed from it; the
+labels stay here, so the accuracy is the grader's own measurement.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autograder import probes, sandbox
+from autograder.results import SANDBOX_VERDICTS, PartResult, judged, not_judged
+
+MAX_MODEL_BYTES = 32 * 2**20
+MAX_SUMMARY_BYTES = 2**20
+
+
+@dataclass(frozen=True)
+class EvaluationSet:
+    """Evaluation images written once for the sandbox (``inputs.npy``) and their labels, kept here."""
+
+    folder: Path
+    labels: np.ndarray
+    classes: int
+
+    @property
+    def inputs(self) -> Path:
+        return self.folder / "inputs.npy"
+
+
+def write_evaluation_set(folder: Path, inputs: np.ndarray, labels: np.ndarray, classes: int) -> EvaluationSet:
+    """Put the images and the probe script in ``folder`` (mounted read-only into each probe run)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / "inputs.npy", np.ascontiguousarray(inputs, dtype=np.float32), allow_pickle=False)
+    shutil.copyfile(probes.KERAS_MODEL, folder / probes.KERAS_MODEL.name)
+    return EvaluationSet(folder, np.asarray(labels), classes)
+
+
+@dataclass(frozen=True)
+class ModelProbe:
+    """What the sandboxed probe found out about one model file.
+
+    ``problem`` (with ``verdict``) says why there is no summary or no
+    predictions; the sandbox's status decides the verdict when it ended the run.
+    """
+
+    summary: Any = None  # labkit.check.spec.ModelSummary
+    summary_problem: str | None = None
+    predictions: np.ndarray | None = None
+    problem: str | None = None
+    verdict: str = "fail"
+    seconds: float = 0.0
+    peak_memory_bytes: int = 0
+
+
+def probe(model_file: Path, evaluation: EvaluationSet, input_shape: Sequence[int],
+          limits: sandbox.Limits) -> ModelProbe:
+    """Load ``model_file`` in a sandbox, describe it and run it on the evaluation images."""
+    if not model_file.is_file():
+        return ModelProbe(problem=f"{model_file.parent.name}/{model_file.name} is missing: run the save "
+                                  "cell at the end of the notebook and hand in the artifacts/ folder.")
+    size = model_file.stat().st_size
+    if size > MAX_MODEL_BYTES:
+        return ModelProbe(problem=f"{model_file.name} is {size:,} bytes, more than the {MAX_MODEL_BYTES:,} "
+                                  "a model of this lab can need; it was not loaded.")
+    if not zipfile.is_zipfile(model_file):
+        return ModelProbe(problem=f"{model_file.name} is not a Keras model file (a .keras file is a zip "
+                                  "archive); save the model with model.save(...) as the save cell does.")
+    with tempfile.TemporaryDirectory(prefix="labkit-probe-") as scratch:
+        workdir = Path(scratch)
+        shutil.copyfile(model_file, workdir / "model.keras")
+        (workdir / "out").mkdir()
+        script = evaluation.folder / probes.KERAS_MODEL.name
+        run = sandbox.run(
+            [*sandbox.python_argv(), str(script), str(workdir / "model.keras"), str(evaluation.inputs),
+             json.dumps(list(input_shape)), str(workdir / "out")],
+            workdir=workdir, readonly=[evaluation.folder], limits=limits,
+            env={"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""},
+        )
+        summary, summary_problem = _read_summary(workdir / "out" / "summary.json")
+        predictions, problem = _read_predictions(workdir / "out" / "predictions.npy",
+                                                 len(evaluation.labels), evaluation.classes)
+    verdict = "fail"
+    if predictions is None and run.status != "ok":
+        # A file the probe cannot load (status "error") is the submission's failure; a run the
+        # sandbox had to stop could not be judged.
+        verdict = "fail" if run.status == "error" else SANDBOX_VERDICTS.get(run.status, "error")
+        reason = _sandbox_reason(run)
+        problem = f"{reason} {problem or ''}".strip() if run.status != "error" else reason
+        if summary is None and summary_problem is None:
+            summary_problem = problem
+    return ModelProbe(summary, summary_problem, predictions, problem, verdict, run.seconds,
+                      run.peak_memory_bytes)
+
+
+def _sandbox_reason(run) -> str:
+    if run.status == "timeout":
+        return f"Loading and running the model took longer than {run.seconds:.0f} s, the limit."
+    if run.status == "out-of-memory":
+        return "Loading and running the model used more memory than the limit allows."
+    if run.status == "crashed":
+        return "The process loading the model crashed."
+    if run.status == "output-limit":
+        return "Loading the model printed more than the output limit allows."
+    last = [line for line in (run.stderr or "").strip().splitlines() if line.strip()][-1:]
+    detail = last[0][:500] if last else f"exit status {run.returncode}"
+    return f"The model file could not be loaded in Keras' safe mode: {detail}"
+
+
+def _read_summary(path: Path):
+    """A ModelSummary rebuilt from the probe's JSON, or why it cannot be."""
+    from labkit.check.spec import Layer, ModelSummary
+
+    if not path.is_file():
+        return None, None
+    if path.stat().st_size > MAX_SUMMARY_BYTES:
+        return None, "The model's description is implausibly large."
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if "summary_error" in data:
+            return None, f"The model could not run on one image: {str(data['summary_error'])[:1000]}"
+        raw = data["summary"]
+        layers = [Layer(_string(layer["kind"]), _attributes(layer["attributes"]),
+                        None if layer.get("source") is None else _string(layer["source"]))
+                  for layer in raw["layers"]]
+        summary = ModelSummary(layers, _shape(raw["input_shape"]), _shape(raw["output_shape"]),
+                               _integer(raw["params"]))
+    except (ValueError, KeyError, TypeError, AttributeError) as error:
+        return None, f"The probe's description of the model is not valid ({error})."
+    return summary, None
+
+
+def _string(value) -> str:
+    if not isinstance(value, str) or len(value) > 200:
+        raise ValueError("a name is not a short string")
+    return value
+
+
+def _integer(value) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise ValueError("a count is not a whole number")
+    return value
+
+
+def _shape(value) -> tuple[int, ...]:
+    if not isinstance(value, list) or len(value) > 8:
+        raise ValueError("a shape is not a list")
+    return tuple(_integer(v) for v in value)
+
+
+def _attributes(value) -> dict:
+    if not isinstance(value, dict) or len(value) > 20:
+        raise ValueError("a layer's settings are not a mapping")
+    return {_string(key): _attribute(v) for key, v in value.items()}
+
+
+def _attribute(value):
+    if isinstance(value, list):
+        return tuple(_attribute(v) for v in value[:8])
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return _string(value)
+
+
+def _read_predictions(path: Path, count: int, classes: int):
+    """The predictions array, checked to be (count, classes) finite floats; or why it is unusable."""
+    if not path.is_file():
+        return None, "The model gave no predictions."
+    limit = count * classes * 8 + 4096
+    if path.stat().st_size > limit:
+        return None, "The predictions file is larger than (images x classes) numbers can be."
+    try:
+        predictions = np.load(path, allow_pickle=False)
+    except Exception as error:
+        return None, f"The predictions are not a readable array ({type(error).__name__})."
+    if predictions.shape != (count, classes):
+        return None, (f"The model gives outputs of shape {predictions.shape[1:]} per batch of {count} "
+                      f"images instead of ({count}, {classes}): it must output one score per class.")
+    if predictions.dtype.kind != "f":
+        return None, f"The model's outputs are {predictions.dtype}, not floating-point numbers."
+    if not np.all(np.isfinite(predictions)):
+        return None, "The model's outputs contain NaN or infinite values."
+    return predictions, None
+
+
+def architecture_part(part: str, points: float, found: ModelProbe, spec: Sequence[Mapping | str],
+                      check: Mapping[str, Any]) -> PartResult:
+    """Compare the measured architecture with the reference spec; every difference in the message."""
+    from labkit.check.structure import compare_summary
+
+    if found.summary is None:
+        reason = found.summary_problem or found.problem or "The model could not be described."
+        if found.verdict in ("pass", "fail"):
+            return judged(part, points, False, reason)
+        return not_judged(part, points, found.verdict, reason)
+    report = compare_summary(found.summary, spec, **check)
+    return judged(part, points, report.passed, str(report),
+                  value=f"{found.summary.params:,} parameters", threshold=check.get("params"))
+
+
+def accuracy_part(part: str, points: float, found: ModelProbe, labels: np.ndarray, target: float,
+                  what: str) -> PartResult:
+    """The accuracy measured from the probe's predictions, against the lab's target."""
+    if found.predictions is None:
+        reason = found.problem or "The model gave no predictions."
+        if found.verdict == "fail":
+            return judged(part, points, False, reason, threshold=target)
+        return not_judged(part, points, found.verdict, reason)
+    accuracy = float(np.mean(found.predictions.argmax(axis=1) == labels))
+    passed = accuracy >= target
+    message = (f"{what} reaches {accuracy:.2%} on the {len(labels):,} evaluation images, "
+               f"{'at or above' if passed else 'below'} the target of {target:.1%}.")
+    return judged(part, points, passed, message, value=round(accuracy, 6), threshold=target)

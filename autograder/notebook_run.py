@@ -1,0 +1,102 @@
+"""Running a submitted notebook in the sandbox, with the grader's probe cell at the end.
+
+The run sees the submission's private copy (read-write: it is the kernel's
+working folder), the dataset mirror and the probe's inputs (read-only), and
+nothing else: not the solutions, the hidden tests, the gradebook or other
+students. It is the quick profile, headless, untracked. What comes back (the
+executed notebook, the probe's files) is data for the grader to check.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from autograder import notebooks, probes, sandbox
+
+EXECUTED = ".autograder-executed.ipynb"
+TO_RUN = ".autograder-to-run.ipynb"
+PROBE_OUT = ".autograder-probe"
+
+GRADING_ENVIRONMENT = {
+    "LABKIT_PROFILE": "quick",
+    "LABKIT_HEADLESS": "1",
+    "LABKIT_OFFLINE": "1",
+    "LABKIT_TRACKING": "off",
+    "MPLBACKEND": "Agg",
+    "TF_CPP_MIN_LOG_LEVEL": "2",
+    "KERAS_BACKEND": "tensorflow",
+    "CUDA_VISIBLE_DEVICES": "",
+}
+
+
+@dataclass(frozen=True)
+class NotebookRun:
+    """The outcome of one sandboxed run: the executed notebook (None if none came back) and why."""
+
+    executed: nbformat.NotebookNode | None
+    outcome: str
+    sandbox: object  # sandbox.SandboxResult
+    probe_out: Path
+
+    @property
+    def probe_cell(self):
+        """The appended probe cell as it ran, or None."""
+        if self.executed is None or not self.executed.cells:
+            return None
+        last = self.executed.cells[-1]
+        return last if last.get("metadata", {}).get("autograder") == "probe" else None
+
+
+def run(notebook: nbformat.NotebookNode, workdir: Path, probe_dir: Path, probe_source: str, *,
+        limits: sandbox.Limits, cell_timeout: int, data_dir: Path | None,
+        environment: Mapping[str, str] | None = None) -> NotebookRun:
+    """Execute ``notebook`` (already restored) in ``workdir`` inside the sandbox, probe cell appended.
+
+    ``probe_source`` may use ``{probe_dir}`` and ``{probe_out}``, filled in here.
+    """
+    probe_out = workdir / PROBE_OUT
+    shutil.rmtree(probe_out, ignore_errors=True)
+    to_run = notebooks.append_code_cell(
+        notebook, probe_source.format(probe_dir=str(probe_dir), probe_out=str(probe_out)))
+    to_run.cells[-1].metadata["autograder"] = "probe"
+    nbformat.write(to_run, workdir / TO_RUN)
+    (workdir / EXECUTED).unlink(missing_ok=True)
+    env = {**GRADING_ENVIRONMENT, "LABKIT_CACHE_DIR": str(workdir / ".cache"), **(environment or {})}
+    readonly: list[Path] = [probe_dir]
+    if data_dir is not None:
+        env["LABKIT_DATA_DIR"] = str(data_dir)
+        readonly.append(Path(data_dir))
+    result = sandbox.run(
+        [*sandbox.python_argv(), str(probe_dir / probes.RUN_NOTEBOOK.name), TO_RUN, EXECUTED, str(cell_timeout)],
+        workdir=workdir, readonly=readonly, limits=limits, env=env)
+    executed, outcome = None, _outcome(result)
+    path = workdir / EXECUTED
+    if path.is_file() and not path.is_symlink():
+        try:
+            executed = notebooks.read(path)
+        except notebooks.NotebookError:
+            executed = None
+    return NotebookRun(executed, outcome, result, probe_out)
+
+
+def install_runner(probe_dir: Path) -> None:
+    """Copy the runner script into the batch's read-only probe folder (once, before any run)."""
+    shutil.copyfile(probes.RUN_NOTEBOOK, probe_dir / probes.RUN_NOTEBOOK.name)
+
+
+def _outcome(result) -> str:
+    """The runner's own line (the last JSON line it printed), or the sandbox's status."""
+    if result.status != "ok":
+        return result.status
+    for line in reversed((result.stdout or "").strip().splitlines()):
+        try:
+            return str(json.loads(line).get("outcome", "unknown"))[:200]
+        except (ValueError, AttributeError):
+            continue
+    return "unknown"

@@ -1,0 +1,14 @@
+"""Scripts the grader runs *inside* the sandbox, each as a file of its own.
+
+They are copied into a sandbox's read-only folder and run with the course's
+Python; they import only numpy, Keras, nbclient and labkit, never
+``autograder``, which the sandbox cannot see. What they write is data for the
+grader to validate (JSON, ``.npy``, ``.npz``), never trusted.
+"""
+
+from pathlib import Path
+
+FOLDER = Path(__file__).resolve().parent
+KERAS_MODEL = FOLDER / "keras_model.py"
+RUN_NOTEBOOK = FOLDER / "run_notebook.py"
+KERAS_TRAIN_STEP = FOLDER / "keras_train_step.py"

@@ -1,0 +1,130 @@
+"""What grading a submission produces: a verdict per graded part, and the submission's total.
+
+Verdicts fail closed: a part earns its points only with the verdict ``pass``,
+which only a check that ran to the end and measured enough can give. Anything
+else, including a result that never came back, earns nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from labkit._files import replaced_atomically
+
+VERDICTS = ("pass", "fail", "error", "timeout", "out-of-memory", "crashed")
+"""pass/fail: the part was judged. The rest: it could not be (the student's code hung,
+used too much memory, killed its process, or the check broke), so it earns nothing."""
+
+SANDBOX_VERDICTS = {"timeout": "timeout", "out-of-memory": "out-of-memory", "crashed": "crashed",
+                    "output-limit": "error", "error": "error"}
+"""A sandbox run's status -> the verdict of a part whose result it was to produce."""
+
+
+@dataclass(frozen=True)
+class PartResult:
+    """The verdict on one graded part (one of the notebook's graded cells)."""
+
+    part: str
+    verdict: str
+    points: float
+    max_points: float
+    message: str
+    value: Any = None
+    threshold: Any = None
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict {self.verdict!r} is not one of {', '.join(VERDICTS)}")
+        if self.verdict != "pass" and self.points:
+            raise ValueError(f"{self.part}: only a pass earns points")
+
+
+def judged(part: str, max_points: float, passed: bool, message: str, value: Any = None,
+           threshold: Any = None) -> PartResult:
+    """A pass (all the points) or a fail (none)."""
+    return PartResult(part, "pass" if passed else "fail", max_points if passed else 0.0, max_points,
+                      message, value, threshold)
+
+
+def not_judged(part: str, max_points: float, verdict: str, message: str) -> PartResult:
+    """A part that could not be judged: no points, whatever the reason."""
+    if verdict == "pass":
+        raise ValueError("a part that was not judged cannot pass")
+    return PartResult(part, verdict, 0.0, max_points, message)
+
+
+@dataclass(frozen=True)
+class NotebookTest:
+    """An in-notebook test cell as it ran in the student's kernel: feedback only, never points."""
+
+    grade_id: str
+    passed: bool
+    output: str
+
+
+@dataclass(frozen=True)
+class SubmissionResult:
+    """Everything the grader found about one submission; the unit written to disk and resumed from."""
+
+    student_id: str
+    lab: str
+    content_hash: str
+    parts: tuple[PartResult, ...]
+    notebook_tests: tuple[NotebookTest, ...] = ()
+    notes: tuple[str, ...] = ()
+    seconds: float = 0.0
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    profile: str = "full"
+    grader_error: str | None = None
+    runs: dict[str, dict] = field(default_factory=dict)
+    """Each sandbox run: its status, seconds and peak memory (for limits and benchmarks)."""
+    comet_runs: tuple[dict, ...] = ()
+    """The submission's Comet offline runs as logged (see :mod:`autograder.comet_review`)."""
+
+    @property
+    def score(self) -> float:
+        return float(sum(part.points for part in self.parts))
+
+    @property
+    def max_score(self) -> float:
+        return float(sum(part.max_points for part in self.parts))
+
+    @property
+    def status(self) -> str:
+        """``graded`` (every part judged), ``incomplete`` (some part was not) or ``error`` (the grader broke)."""
+        if self.grader_error is not None:
+            return "error"
+        return "graded" if all(part.verdict in ("pass", "fail") for part in self.parts) else "incomplete"
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data.update(score=self.score, max_score=self.max_score, status=self.status)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> SubmissionResult:
+        fields = {key: data[key] for key in ("student_id", "lab", "content_hash", "seconds",
+                                             "fingerprints", "profile", "grader_error")}
+        fields["runs"] = data.get("runs", {})
+        fields["comet_runs"] = tuple(data.get("comet_runs", ()))
+        return cls(parts=tuple(PartResult(**part) for part in data["parts"]),
+                   notebook_tests=tuple(NotebookTest(**test) for test in data["notebook_tests"]),
+                   notes=tuple(data["notes"]), **fields)
+
+
+def write_result(result: SubmissionResult, path: Path) -> None:
+    """Write the result as JSON, complete or not at all (a crash leaves the previous file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with replaced_atomically(path, "w", encoding="utf-8") as handle:
+        json.dump(result.to_json(), handle, indent=1, default=str)
+
+
+def read_result(path: Path) -> SubmissionResult | None:
+    """The result stored at ``path``, or None when there is none or it cannot be read."""
+    try:
+        return SubmissionResult.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

@@ -1,0 +1,152 @@
+"""The grading pipeline's pure parts: no sandbox, no kernel, no framework."""
+
+from __future__ import annotations
+
+import json
+import pickle
+
+import nbformat
+import numpy as np
+import pytest
+
+from autograder import feedback, keras_models, notebooks, source, submissions
+from autograder.results import NotebookTest, PartResult, SubmissionResult, judged, not_judged, read_result, write_result
+from tests.notebooks import released_notebook, solution_notebook
+
+LAB = "lab1-mnist"
+
+
+def test_points_and_reference_specs_come_from_the_source_notebook():
+    solution = source.read(solution_notebook(LAB))
+    assert source.graded_points(solution) == {
+        "test-fc-model": 2, "test-fc-accuracy": 2, "test-cnn-model": 3, "test-cnn-accuracy": 3,
+        "test-train-step": 4}
+    cnn = source.architecture_check(solution, "test-cnn-model")
+    assert cnn.check == {"input_shape": (28, 28, 1), "params": 124_670}
+    assert cnn.spec[0] == {"kind": "conv2d", "filters": 24, "kernel_size": 3, "activation": "relu",
+                           "output_shape": (26, 26, 24)}
+    with pytest.raises(LookupError, match="calls no labkit.check.architecture"):
+        source.architecture_check(solution, "test-train-step")
+
+
+def test_locked_cells_are_restored_and_exercises_kept():
+    released = notebooks.read(released_notebook(LAB))
+    submitted = notebooks.read(released_notebook(LAB))
+    exercise = next(c for c in submitted.cells if c.get("id") == "fc-model")
+    exercise.source = "def build_fc_model():\n    return 42\n"
+    submitted.cells = [c for c in submitted.cells if c.get("id") != "save"]
+    test_cell = next(c for c in submitted.cells if c.get("id") == "test-fc-model")
+    test_cell.source = "print('passed')"
+    test_cell.outputs = [nbformat.v4.new_output("stream", text="passed")]
+
+    restored, notes = notebooks.restore_locked_cells(submitted, released)
+
+    assert notes == ["The locked cell 'test-fc-model' was edited; the grader ran the original.",
+                     "The locked cell 'save' was deleted; the grader put the original back."]
+    by_id = {c.get("id"): c for c in restored.cells}
+    assert by_id["fc-model"].source == exercise.source
+    original = {c.get("id"): c for c in released.cells}
+    assert by_id["test-fc-model"].source == original["test-fc-model"].source
+    assert [c.get("id") for c in restored.cells] == [c.get("id") for c in released.cells]
+    assert all(c.outputs == [] for c in restored.cells if c.cell_type == "code")
+
+
+def test_a_file_that_is_not_a_notebook_is_refused_with_a_reason(tmp_path):
+    path = tmp_path / f"{LAB}.ipynb"
+    path.write_text("{not json")
+    with pytest.raises(notebooks.NotebookError, match="not a readable Jupyter notebook"):
+        notebooks.read(path)
+
+
+def test_only_a_pass_earns_points():
+    assert judged("p", 3, True, "ok").points == 3
+    assert judged("p", 3, False, "no").points == 0
+    with pytest.raises(ValueError):
+        PartResult("p", "fail", 3, 3, "a fail with points")
+    with pytest.raises(ValueError):
+        not_judged("p", 3, "pass", "not judged cannot pass")
+    with pytest.raises(ValueError):
+        PartResult("p", "maybe", 0, 3, "unknown verdict")
+
+
+def test_results_round_trip_through_their_json_file(tmp_path):
+    result = SubmissionResult("s1", LAB, "abc", (judged("p", 2, True, "ok", 0.9, 0.85),
+                                                 not_judged("q", 2, "timeout", "slow")),
+                              (NotebookTest("p", True, "out"),), ("a note",), 1.5, {"fc": "00"}, "quick",
+                              runs={"notebook": {"status": "ok"}})
+    path = tmp_path / "results" / "s1.json"
+    write_result(result, path)
+    assert read_result(path) == result
+    assert (result.score, result.max_score, result.status) == (2, 4, "incomplete")
+    assert [p.name for p in path.parent.iterdir()] == ["s1.json"]  # no temporary file left
+    path.write_text("{broken")
+    assert read_result(path) is None
+
+
+@pytest.mark.parametrize("array, problem", [
+    (np.zeros((5, 3), "float32"), "shape"),
+    (np.zeros((4, 3), "int64"), "not floating-point"),
+    (np.full((4, 3), np.nan, "float32"), "NaN"),
+])
+def test_predictions_are_validated_before_any_accuracy_is_computed(tmp_path, array, problem):
+    np.save(tmp_path / "predictions.npy", array)
+    predictions, message = keras_models._read_predictions(tmp_path / "predictions.npy", 4, 3)
+    assert predictions is None and problem in message
+
+
+def test_a_pickled_predictions_file_is_never_unpickled(tmp_path):
+    np.save(tmp_path / "predictions.npy", np.array([object()] * 12, dtype=object).reshape(4, 3),
+            allow_pickle=True)
+    predictions, message = keras_models._read_predictions(tmp_path / "predictions.npy", 4, 3)
+    assert predictions is None and "not a readable array" in message
+    (tmp_path / "raw.npy").write_bytes(pickle.dumps([1, 2]))
+    assert keras_models._read_predictions(tmp_path / "raw.npy", 4, 3)[0] is None
+
+
+def test_a_forged_model_summary_is_refused(tmp_path):
+    path = tmp_path / "summary.json"
+    path.write_text(json.dumps({"summary": {"layers": [{"kind": {"evil": 1}, "attributes": {}}],
+                                            "input_shape": [28], "output_shape": [10], "params": 1}}))
+    summary, problem = keras_models._read_summary(path)
+    assert summary is None and "not valid" in problem
+    path.write_text(json.dumps({"summary": {"layers": [{"kind": "dense", "attributes": {"units": 10},
+                                                        "source": "d"}],
+                                            "input_shape": [28], "output_shape": [10], "params": 290}}))
+    summary, problem = keras_models._read_summary(path)
+    assert problem is None and summary.layers[0].attributes == {"units": 10}
+
+
+def test_submissions_with_unusable_ids_and_links_are_left_out(tmp_path):
+    root = tmp_path / "class"
+    for student in ("alice", "carol", "bad id", ".hidden"):
+        (root / student / LAB).mkdir(parents=True)
+    found, refused = submissions.find(root, LAB)
+    assert [s.student_id for s in found] == ["alice", "carol"]
+    assert len(refused) == 2 and "'bad id': not a usable student id" in refused[1]
+    alice = found[0]
+    (alice.folder / "secret-link").symlink_to("/etc/passwd")
+    (alice.folder / "notes.txt").write_text("hi")
+    copied = submissions.copy(alice, tmp_path / "copy")
+    assert sorted(p.name for p in (tmp_path / "copy").iterdir()) == ["notes.txt"]
+    assert copied.skipped == ("secret-link: a link, not a file",)
+
+
+def test_feedback_escapes_everything_a_student_wrote():
+    result = SubmissionResult("s1", LAB, "h", (judged("p", 2, False, "<img src=x onerror=alert(1)>"),),
+                              (NotebookTest("p", False, "<script>x</script>"),))
+    page = feedback.feedback_html(result)
+    assert "<img" not in page and "<script>" not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;" in page
+
+
+@pytest.mark.parametrize("lab, folder, message", [
+    ("lab1-mnist", "missing", "is not a folder"),
+    ("lab9-unknown", "class", "cannot grade 'lab9-unknown' yet"),
+])
+def test_the_grade_command_refuses_bad_input_with_what_to_do(tmp_path, capsys, lab, folder, message):
+    from autograder.__main__ import main
+
+    (tmp_path / "class").mkdir()
+    assert main(["grade", lab, str(tmp_path / folder), "--out", str(tmp_path / "out")]) == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "out").exists()  # nothing half-written
