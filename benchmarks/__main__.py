@@ -15,10 +15,10 @@ import platform
 import sys
 from pathlib import Path
 
-from benchmarks import data_load, grading, lab_recipes
+from benchmarks import data_load, grading, lab5_augment, lab_recipes
 
-BENCHMARKS = {"data_load": data_load, "grading": grading, "lab_recipes": lab_recipes}
-DEFAULT = ["data_load"]
+BENCHMARKS = {"data_load": data_load, "lab5_augment": lab5_augment, "grading": grading, "lab_recipes": lab_recipes}
+DEFAULT = ["data_load", "lab5_augment"]
 """What ``make bench`` runs; ``grading`` takes minutes and ``lab_recipes`` hours on 2 CPU cores."""
 RESULTS = Path(__file__).parent / "results"
 

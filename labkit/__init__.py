@@ -12,7 +12,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("check", "config", "data", "device", "live", "plot", "profiles", "targets", "track")
+_SUBMODULES = ("augment", "check", "config", "data", "device", "live", "models", "plot", "profiles", "targets", "track")
 
 __all__ = ["__version__", "profile", *_SUBMODULES]
 
