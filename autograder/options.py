@@ -21,18 +21,19 @@ class GradingOptions:
         The sandbox's limits for the notebook run, and the seconds one cell may
         take before it is interrupted (the run then goes on).
     probe_limits
-        The limits of each model probe.
+        The limits of each model probe. Threads count as tasks, and TensorFlow starts
+        some per core: the task limit leaves room for a many-core machine.
     data_dir
         The read-only dataset mirror the notebook may read; ``LABKIT_DATA_DIR`` by default.
     """
 
     profile: str = "full"
     notebook_limits: sandbox.Limits = field(default_factory=lambda: sandbox.Limits(
-        wall_seconds=480.0, memory_bytes=6 * 2**30, processes=256, output_bytes=4 * 2**20,
+        wall_seconds=480.0, memory_bytes=6 * 2**30, processes=512, output_bytes=4 * 2**20,
         file_bytes=256 * 2**20, disk_bytes=2 * 2**30))
     cell_timeout: int = 180
     probe_limits: sandbox.Limits = field(default_factory=lambda: sandbox.Limits(
-        wall_seconds=180.0, memory_bytes=4 * 2**30, processes=64, output_bytes=2**20,
+        wall_seconds=180.0, memory_bytes=4 * 2**30, processes=512, output_bytes=2**20,
         file_bytes=256 * 2**20, disk_bytes=512 * 2**20))
     data_dir: Path | None = field(default_factory=lambda: _data_dir_from_environment())
 

@@ -1,0 +1,104 @@
+"""``make demo``: release the labs, grade a small demo class, print the grades and where the feedback is.
+
+The demo class is four submissions from the grading tests' own corpus
+(``tests/grading_corpus.py``), so what the demo shows is what the tests check:
+
+* ``reference`` — the solution notebook, run as a student would run it;
+* ``untouched`` — the student notebook exactly as released;
+* ``bug-train-step`` — the solution with one seeded bug (the training step doubles the loss);
+* ``forge-results`` — a tampering attempt: it writes forged probe results, grades and gradebook
+  entries wherever it hopes the grader will read them.
+
+To keep the demo within minutes on 2 CPU cores, the reference is trained in the quick
+profile and graded against the quick profile's targets::
+
+    python -m autograder.demo                  # lab 1
+    python -m autograder.demo --lab all        # every lab the autograder grades
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from autograder import labs
+from autograder.release import release, repository_root
+
+DEMO_CASES = ("reference", "untouched", "bug-train-step", "forge-results")
+DEFAULT_OUT = Path("demo-output") / "grading"
+
+
+def build_demo_class(lab: str, scratch: Path, class_dir: Path) -> None:
+    """Write the demo submissions of ``lab`` to ``class_dir/<student>/<lab>/``."""
+    from tests import grading_corpus as corpus
+    from tests.notebooks import execute, solution_notebook
+
+    if lab != corpus.LAB:
+        raise ValueError(f"the demo class exists for {corpus.LAB} only, not {lab}")
+    reference = scratch / "reference" / lab
+    reference.mkdir(parents=True)
+    shutil.copyfile(solution_notebook(lab), reference / f"{lab}.ipynb")
+    print(f"training the reference solution of {lab} (quick profile) ...", flush=True)
+    execute(reference / f"{lab}.ipynb", reference)
+    shutil.rmtree(reference / ".kernels", ignore_errors=True)
+    sources = corpus.Sources(reference, class_dir, scratch / "graded-elsewhere", scratch / "markers")
+    corpus.build_class(sources, [case for case in corpus.CASES if case.student_id in DEMO_CASES])
+
+
+def grade_table(grades_csv: Path) -> str:
+    """``grades.csv`` as aligned text, one student per line."""
+    with grades_csv.open(newline="") as handle:
+        rows = list(csv.reader(handle))
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]))]
+    return "\n".join("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() for row in rows)
+
+
+def demo(lab: str, out: Path, workers: int) -> Path:
+    """Grade the demo class of ``lab`` into ``out/<lab>``; return that folder."""
+    from autograder.grading import grade
+    from autograder.options import GradingOptions
+
+    graded = out / lab
+    shutil.rmtree(graded, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="labkit-demo-") as scratch:
+        class_dir = Path(scratch) / "class"
+        build_demo_class(lab, Path(scratch), class_dir)
+        print(f"grading {len(DEMO_CASES)} submissions in sandboxes, {workers} at a time ...", flush=True)
+        for result in grade(lab, class_dir, graded, workers=workers, options=GradingOptions(profile="quick")):
+            print(f"  {result.student_id:<16} {result.score:g}/{result.max_score:g}  {result.status}", flush=True)
+    return graded
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder.demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lab", default=os.environ.get("LAB") or "lab1-mnist",
+                        help="a lab, or 'all' for every lab the autograder grades (default: lab1-mnist, or $LAB)")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"where results go (default {DEFAULT_OUT})")
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args(argv)
+    chosen = list(labs.LABS) if args.lab == "all" else [args.lab]
+    if unknown := [lab for lab in chosen if lab not in labs.LABS]:
+        print(f"The autograder cannot grade {', '.join(unknown)} yet; it grades: {', '.join(labs.LABS)}.",
+              file=sys.stderr)
+        return 2
+
+    started = time.perf_counter()
+    for folder in release(root=repository_root()):
+        print(f"released {folder.relative_to(repository_root())}")
+    for lab in chosen:
+        graded = demo(lab, args.out.resolve(), args.workers)
+        print(f"\n{grade_table(graded / 'grades.csv')}\n")
+        print(f"feedback for each student: {graded / 'feedback'}/<student>/{lab}.html")
+        print(f"gradebook: {graded / 'gradebook.db'}; Comet review: {graded / 'comet-review.csv'}")
+    print(f"\ndemo finished in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
