@@ -12,12 +12,44 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 import nbformat
 from nbformat import NotebookNode
 
 REPO = Path(__file__).resolve().parent.parent
 KERNEL_NAME = "labkit-tests"
+MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+
+
+class Layout(NamedTuple):
+    """What a lab's student notebook must hold: its exercises and its graded cells, in order."""
+
+    exercises: list[str]
+    graded: list[str]
+
+
+LAYOUTS = {
+    "lab1-mnist": Layout(
+        ["fc-model", "cnn-model", "train-step"],
+        ["test-fc-model", "test-fc-accuracy", "test-cnn-model", "test-cnn-accuracy", "test-train-step"]),
+    "lab2-fashion-mnist": Layout(
+        ["cnn-model", "compile-and-fit", "predicted-classes"],
+        ["test-cnn-model", "test-training", "test-cnn-accuracy", "test-predicted-classes"]),
+    "lab3-annealing-augmentation": Layout(
+        ["cnn-model", "annealer", "augmentation"],
+        ["test-cnn-model", "test-plain-accuracy", "test-annealer", "test-annealed-accuracy",
+         "test-augmentation", "test-augmented-accuracy"]),
+    "lab4-emnist-baselines": Layout(
+        ["upright", "dense-model", "early-stopping", "cnn-model", "class-weights"],
+        ["test-upright", "test-dense-model", "test-early-stopping", "test-dense-accuracy",
+         "test-cnn-model", "test-cnn-accuracy", "test-class-weights"]),
+    "lab5-emnist-deep-models": Layout(
+        ["lenet-model", "spinal-head", "optimizers", "weighted-scores"],
+        ["test-lenet-model", "test-lenet-accuracy", "test-spinal-head", "test-optimizers",
+         "test-vgg-accuracy", "test-weighted-scores", "test-transfer"]),
+}
+"""Every lab, with the cells its tests and its grader rely on."""
 
 GRADING_ENVIRONMENT = {
     "LABKIT_PROFILE": "quick",
@@ -108,3 +140,26 @@ def error_of(cell: NotebookNode) -> str | None:
 def grade_id(cell: NotebookNode) -> str:
     return cell.metadata["nbgrader"]["grade_id"]
 
+
+
+def read(path: Path) -> NotebookNode:
+    return nbformat.read(path, as_version=4)
+
+
+def cell(notebook: NotebookNode, cell_id: str) -> NotebookNode:
+    """The cell whose nbgrader/Jupyter id is ``cell_id``."""
+    return next(c for c in notebook.cells if c.get("id") == cell_id)
+
+
+def secret_lines(notebook: NotebookNode) -> set[str]:
+    """Lines written only between solution or hidden-test markers: what must never reach students."""
+    inside, outside = set(), set()
+    for c in notebook.cells:
+        hidden = False
+        for line in c.source.splitlines():
+            text = line.strip()
+            if any(text == f"### {marker}" for marker in MARKERS):
+                hidden = "BEGIN" in text
+                continue
+            (inside if hidden else outside).add(text)
+    return {line for line in inside - outside if any(ch.isalnum() for ch in line)}

@@ -1,0 +1,55 @@
+"""Every lab's notebooks, as committed: clean, and the student version hides the answers but keeps the grading.
+
+What the generator must guarantee for each lab, checked on the committed files
+(``tests/test_release.py`` checks that they are what the generator makes).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.notebooks import LAYOUTS, MARKERS, grade_id, graded_cells, read, released_notebook, secret_lines, solution_notebook
+
+LABS = sorted(LAYOUTS)
+
+
+def test_every_lab_in_solutions_has_a_layout():
+    in_solutions = sorted(path.parent.name for path in solution_notebook("x").parents[1].glob("*/*.ipynb"))
+    assert in_solutions == LABS
+
+
+@pytest.mark.parametrize("version", ["solutions", "labs"])
+@pytest.mark.parametrize("lab", LABS)
+def test_committed_notebook_has_no_outputs(lab, version):
+    notebook = solution_notebook(lab) if version == "solutions" else released_notebook(lab)
+    code = [c for c in read(notebook).cells if c.cell_type == "code"]
+    assert code
+    assert all(c.outputs == [] and c.execution_count is None for c in code), (
+        f"{notebook} was committed with outputs; clear them before committing."
+    )
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_released_notebook_has_no_solutions_and_no_hidden_tests(lab):
+    source, released = read(solution_notebook(lab)), read(released_notebook(lab))
+    released_text = "\n".join(c.source for c in released.cells)
+    released_lines = {line.strip() for line in released_text.splitlines()}
+    secrets = secret_lines(source)
+
+    assert len(secrets) > 20, "the solution notebook should hold solutions and hidden tests"
+    assert not [marker for marker in MARKERS if marker in released_text]
+    assert not sorted(secrets & released_lines), "solution or hidden-test lines reached the students"
+    exercises = [c for c in released.cells if c.metadata.get("nbgrader", {}).get("solution")]
+    assert [c.id for c in exercises] == LAYOUTS[lab].exercises
+    assert all("raise NotImplementedError()" in c.source for c in exercises)
+
+
+@pytest.mark.parametrize("lab", LABS)
+def test_released_notebook_keeps_every_graded_cell_with_its_points(lab):
+    def points(notebook):
+        return {grade_id(c): c.metadata["nbgrader"]["points"] for c in graded_cells(notebook)}
+
+    released = points(read(released_notebook(lab)))
+    assert released == points(read(solution_notebook(lab)))
+    assert list(released) == LAYOUTS[lab].graded
+    assert all(value > 0 for value in released.values())
