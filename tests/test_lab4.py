@@ -9,17 +9,15 @@ import numpy as np
 import pytest
 
 from tests.notebooks import (
-    LAYOUTS, cell, error_of, execute, grade_id, graded_cells, read, released_notebook, solution_notebook,
+    cell, error_of, execute, graded_cells, read, released_notebook, solution_notebook,
 )
 
 LAB = "lab4-emnist-baselines"
-EXERCISES, GRADED = LAYOUTS[LAB]
 
 MEANINGFUL_QUICK_TARGETS = {"dense": 0.60, "cnn": 0.70}
 """The least quick-profile test accuracy that still shows a model learnt (a constant guess gets about 5%)."""
 
 QUICK_RUN_SECONDS = 180
-STUDENT_RUN_SECONDS = 90
 
 
 def test_every_count_and_size_comes_from_the_profile_and_every_target_from_labkit_targets():
@@ -102,17 +100,3 @@ def test_solution_runs_end_to_end_in_the_quick_profile_and_saves_loadable_models
     assert len(list((tmp_path / "comet-offline").glob("*.zip"))) == 3  # dense, weighted dense, CNN
     assert elapsed < QUICK_RUN_SECONDS, f"the quick profile took {elapsed:.0f} s"
 
-
-@pytest.mark.slow
-def test_untouched_student_notebook_fails_every_graded_cell_quickly(tmp_path, mirror_dir):
-    started = time.perf_counter()
-    executed = execute(released_notebook(LAB), tmp_path, allow_errors=True, cell_timeout=60)
-    elapsed = time.perf_counter() - started
-
-    assert elapsed < STUDENT_RUN_SECONDS
-    graded = {grade_id(c): error_of(c) for c in graded_cells(executed)}
-    assert list(graded) == GRADED
-    assert [name for name, error in graded.items() if error is None] == [], "a graded cell passed untouched"
-    first_exercise = next(i for i, c in enumerate(executed.cells) if c.id == EXERCISES[0])
-    before = [c for c in executed.cells[:first_exercise] if c.cell_type == "code"]
-    assert [error_of(c) for c in before] == [None] * len(before), "the lab's own cells must run"

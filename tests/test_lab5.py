@@ -10,18 +10,16 @@ import numpy as np
 import pytest
 
 from tests.notebooks import (
-    LAYOUTS, cell, error_of, execute, grade_id, graded_cells, read, released_notebook, solution_notebook,
+    cell, error_of, execute, graded_cells, read, solution_notebook,
 )
 
 LAB = "lab5-emnist-deep-models"
-EXERCISES, GRADED = LAYOUTS[LAB]
 MODELS = ["lenet", "vgg", "mnist-transfer"]
 
 MEANINGFUL_QUICK_TARGETS = {"lenet": 0.30, "vgg": 0.40, "mnist-transfer": 0.70}
 """The least quick-profile accuracy that still shows a model learnt (a constant guess gets under 6% on ByClass)."""
 
 QUICK_RUN_SECONDS = 180  # the issue's budget for the quick profile, end to end
-STUDENT_RUN_SECONDS = 120
 
 OFFLINE = {"LABKIT_EMNIST_OFFLINE_PARTITION": "1"}
 """Our machines have no EMNIST train images: opt in to the offline partition (unused where they exist)."""
@@ -110,18 +108,3 @@ def test_solution_runs_end_to_end_in_the_quick_profile_and_saves_reloadable_mode
         assert measured(model) == pytest.approx(metrics[model]["test_accuracy"], abs=1e-4), model
     assert len(list((tmp_path / "comet-offline").glob("*.zip"))) == 2  # the LeNet run and the VGG run
 
-
-@pytest.mark.slow
-def test_untouched_student_notebook_fails_every_graded_cell_quickly(tmp_path, mirror_dir):
-    started = time.perf_counter()
-    executed = execute(released_notebook(LAB), tmp_path, allow_errors=True, cell_timeout=60, environment=OFFLINE)
-    elapsed = time.perf_counter() - started
-
-    assert elapsed < STUDENT_RUN_SECONDS
-    graded = {grade_id(c): error_of(c) for c in graded_cells(executed)}
-    assert list(graded) == GRADED
-    assert [name for name, error in graded.items() if error is None] == [], "a graded cell passed untouched"
-    first_exercise = next(i for i, c in enumerate(executed.cells) if c.id == EXERCISES[0])
-    before = [c for c in executed.cells[:first_exercise] if c.cell_type == "code"]
-    assert [error_of(c) for c in before] == [None] * len(before), "the lab's own cells must run"
-    assert not (tmp_path / "artifacts" / "metrics.json").exists(), "nothing may be saved from an unfinished lab"

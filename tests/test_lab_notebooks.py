@@ -6,11 +6,22 @@ What the generator must guarantee for each lab, checked on the committed files
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from tests.notebooks import LAYOUTS, MARKERS, grade_id, graded_cells, read, released_notebook, secret_lines, solution_notebook
+from tests.notebooks import (
+    LAYOUTS, MARKERS, error_of, execute, grade_id, graded_cells, read, released_notebook, secret_lines,
+    solution_notebook,
+)
 
 LABS = sorted(LAYOUTS)
+
+STUDENT_RUN_SECONDS = {"lab5-emnist-deep-models": 120}
+"""How long the untouched student notebook may take (90 s unless named): failing must be quick."""
+
+ENVIRONMENT = {"lab5-emnist-deep-models": {"LABKIT_EMNIST_OFFLINE_PARTITION": "1"}}
+"""Settings a lab needs on a machine without the official EMNIST training images."""
 
 
 def test_every_lab_in_solutions_has_a_layout():
@@ -53,3 +64,21 @@ def test_released_notebook_keeps_every_graded_cell_with_its_points(lab):
     assert released == points(read(solution_notebook(lab)))
     assert list(released) == LAYOUTS[lab].graded
     assert all(value > 0 for value in released.values())
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lab", LABS)
+def test_untouched_student_notebook_fails_every_graded_cell_quickly(lab, tmp_path, mirror_dir):
+    started = time.perf_counter()
+    executed = execute(released_notebook(lab), tmp_path, allow_errors=True, cell_timeout=60,
+                       environment=ENVIRONMENT.get(lab))
+    elapsed = time.perf_counter() - started
+
+    assert elapsed < STUDENT_RUN_SECONDS.get(lab, 90)
+    graded = {grade_id(c): error_of(c) for c in graded_cells(executed)}
+    assert list(graded) == LAYOUTS[lab].graded
+    assert [name for name, error in graded.items() if error is None] == [], "a graded cell passed untouched"
+    first_exercise = next(i for i, c in enumerate(executed.cells) if c.id == LAYOUTS[lab].exercises[0])
+    before = [c for c in executed.cells[:first_exercise] if c.cell_type == "code"]
+    assert [error_of(c) for c in before] == [None] * len(before), "the lab's own cells must run"
+    assert not (tmp_path / "artifacts" / "metrics.json").exists(), "nothing may be saved from an unfinished lab"
