@@ -13,7 +13,7 @@ To keep the demo within minutes on 2 CPU cores, the reference is trained in the 
 profile and graded against the quick profile's targets::
 
     python -m autograder.demo                  # lab 1
-    python -m autograder.demo --lab all        # every lab the autograder grades
+    python -m autograder.demo --lab all        # every lab with a demo class
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ from autograder import labs
 from autograder.release import release, repository_root
 
 DEMO_CASES = ("reference", "untouched", "bug-train-step", "forge-results")
+DEMO_LABS = ("lab1-mnist",)
+"""The labs the grading corpus builds a demo class for."""
 DEFAULT_OUT = Path("demo-output") / "grading"
 
 
@@ -78,13 +80,17 @@ def demo(lab: str, out: Path, workers: int) -> Path:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder.demo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--lab", default=os.environ.get("LAB") or "lab1-mnist",
-                        help="a lab, or 'all' for every lab the autograder grades (default: lab1-mnist, or $LAB)")
+                        help="a lab, or 'all' for every lab with a demo class (default: lab1-mnist, or $LAB)")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"where results go (default {DEFAULT_OUT})")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
-    chosen = list(labs.LABS) if args.lab == "all" else [args.lab]
+    chosen = [lab for lab in labs.LABS if lab in DEMO_LABS] if args.lab == "all" else [args.lab]
     if unknown := [lab for lab in chosen if lab not in labs.LABS]:
         print(f"The autograder cannot grade {', '.join(unknown)} yet; it grades: {', '.join(labs.LABS)}.",
+              file=sys.stderr)
+        return 2
+    if without_demo := [lab for lab in chosen if lab not in DEMO_LABS]:
+        print(f"There is no demo class for {', '.join(without_demo)}; the demo grades: {', '.join(DEMO_LABS)}.",
               file=sys.stderr)
         return 2
 

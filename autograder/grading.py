@@ -27,7 +27,7 @@ from autograder.results import SubmissionResult, not_judged, read_result, write_
 
 log = logging.getLogger(__name__)
 
-GRADER_VERSION = "1"
+GRADER_VERSION = "2"
 """Part of every submission's content hash: bump it when grading changes, so old results are redone."""
 
 

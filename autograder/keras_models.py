@@ -9,6 +9,7 @@ labels stay here, so the accuracy is the grader's own measurement.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tempfile
@@ -63,11 +64,16 @@ class ModelProbe:
     verdict: str = "fail"
     seconds: float = 0.0
     peak_memory_bytes: int = 0
+    training: dict | None = None  # the compile settings and step count the file records, if asked for
+    training_problem: str | None = None
 
 
 def probe(model_file: Path, evaluation: EvaluationSet, input_shape: Sequence[int],
-          limits: sandbox.Limits) -> ModelProbe:
-    """Load ``model_file`` in a sandbox, describe it and run it on the evaluation images."""
+          limits: sandbox.Limits, *, training: bool = False) -> ModelProbe:
+    """Load ``model_file`` in a sandbox, describe it and run it on the evaluation images.
+
+    ``training=True`` also reads how the file says the model was compiled and trained.
+    """
     if not model_file.is_file():
         return ModelProbe(problem=f"{model_file.parent.name}/{model_file.name} is missing: run the save "
                                   "cell at the end of the notebook and hand in the artifacts/ folder.")
@@ -85,13 +91,14 @@ def probe(model_file: Path, evaluation: EvaluationSet, input_shape: Sequence[int
         script = evaluation.folder / probes.KERAS_MODEL.name
         run = sandbox.run(
             [*sandbox.python_argv(), str(script), str(workdir / "model.keras"), str(evaluation.inputs),
-             json.dumps(list(input_shape)), str(workdir / "out")],
+             json.dumps(list(input_shape)), str(workdir / "out"), *(["training"] if training else [])],
             workdir=workdir, readonly=[evaluation.folder], limits=limits,
             env={"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""},
         )
         summary, summary_problem = _read_summary(workdir / "out" / "summary.json")
         predictions, problem = _read_predictions(workdir / "out" / "predictions.npy",
                                                  len(evaluation.labels), evaluation.classes)
+        facts, facts_problem = _read_training(workdir / "out" / "training.json") if training else (None, None)
     verdict = "fail"
     if predictions is None and run.status != "ok":
         # A file the probe cannot load (status "error") is the submission's failure; a run the
@@ -101,8 +108,10 @@ def probe(model_file: Path, evaluation: EvaluationSet, input_shape: Sequence[int
         problem = f"{reason} {problem or ''}".strip() if run.status != "error" else reason
         if summary is None and summary_problem is None:
             summary_problem = problem
+    if training and facts is None and facts_problem is None:
+        facts_problem = problem or "The model's training settings could not be read."
     return ModelProbe(summary, summary_problem, predictions, problem, verdict, run.seconds,
-                      run.peak_memory_bytes)
+                      run.peak_memory_bytes, facts, facts_problem)
 
 
 def _sandbox_reason(run) -> str:
@@ -174,6 +183,24 @@ def _attribute(value):
     return _string(value)
 
 
+def _read_training(path: Path):
+    """The probe's ``training.json`` as a mapping (still untrusted data), or why it is unusable."""
+    if not path.is_file():
+        return None, None
+    if path.stat().st_size > MAX_SUMMARY_BYTES:
+        return None, "The model's training settings are implausibly large."
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError as error:
+        return None, f"The probe's report of the training settings is not valid ({error})."
+    if not isinstance(data, dict):
+        return None, "The probe's report of the training settings is not valid."
+    if "training_error" in data:
+        return None, ("The model file could not be loaded with its compile settings: "
+                      f"{str(data['training_error'])[:1000]}")
+    return data, None
+
+
 def _read_predictions(path: Path, count: int, classes: int):
     """The predictions array, checked to be (count, classes) finite floats; or why it is unusable."""
     if not path.is_file():
@@ -223,3 +250,44 @@ def accuracy_part(part: str, points: float, found: ModelProbe, labels: np.ndarra
     message = (f"{what} reaches {accuracy:.2%} on the {len(labels):,} evaluation images, "
                f"{'at or above' if passed else 'below'} the target of {target:.1%}.")
     return judged(part, points, passed, message, value=round(accuracy, 6), threshold=target)
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    """One model a lab grades: its file name in ``artifacts/``, its two graded parts, what it is called."""
+
+    name: str
+    model_part: str
+    accuracy_part: str
+    what: str
+
+
+@dataclass(frozen=True)
+class GradedModel:
+    """One saved model judged: the probe's findings, its two parts, its file's sha256 (None: no file)."""
+
+    found: ModelProbe
+    model_part: PartResult
+    accuracy_part: PartResult
+    fingerprint: str | None
+    run: dict  # the sandbox run's seconds and peak memory
+
+
+def grade_model(folder: Path, model: SavedModel, points: Mapping[str, float], check, target: float,
+                evaluation: EvaluationSet, input_shape: Sequence[int], limits: sandbox.Limits, *,
+                training: bool = False) -> GradedModel:
+    """Probe ``folder/artifacts/<name>.keras`` once and judge its architecture and accuracy.
+
+    ``check`` is the hidden test's :class:`autograder.source.ArchitectureCheck`;
+    ``training=True`` also has the probe read the file's compile settings.
+    """
+    model_file = folder / "artifacts" / f"{model.name}.keras"
+    fingerprint = hashlib.sha256(model_file.read_bytes()).hexdigest() if model_file.is_file() else None
+    found = probe(model_file, evaluation, input_shape, limits, training=training)
+    return GradedModel(
+        found,
+        architecture_part(model.model_part, points[model.model_part], found, check.spec, check.check),
+        accuracy_part(model.accuracy_part, points[model.accuracy_part], found, evaluation.labels, target,
+                      model.what),
+        fingerprint,
+        {"seconds": round(found.seconds, 2), "peak_memory_bytes": found.peak_memory_bytes})

@@ -18,14 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder import probes
+from autograder import notebook_parts, probes
 from autograder.results import PartResult, judged
-
-PROBE_CELL = """\
-# Added by the grader: one step of your train_step from fixed weights on a fixed batch.
-import runpy as _autograder_runpy
-_autograder_runpy.run_path({script!r})["probe"](train_step, {probe_dir!r}, {probe_out!r})
-"""
 
 _KERAS_LOCK = threading.Lock()  # the trusted side's Keras work, one submission at a time
 
@@ -40,8 +34,8 @@ class StepProbe:
     reference_step: Callable
 
     def cell_source(self) -> str:
-        script = str(self.folder / probes.KERAS_TRAIN_STEP.name)
-        return PROBE_CELL.format(script=script, probe_dir="{probe_dir}", probe_out="{probe_out}")
+        return notebook_parts.probe_cell("one step of your train_step from fixed weights on a fixed batch.",
+                                         "train_step", self.folder / probes.KERAS_TRAIN_STEP.name)
 
 
 def random_starts(shapes: list[tuple[int, ...]], count: int, seed: int) -> list[list[np.ndarray]]:

@@ -66,6 +66,18 @@ class NotebookTest:
 
 
 @dataclass(frozen=True)
+class Graded:
+    """What a lab's grader found in one submission, before the batch adds who and when."""
+
+    parts: tuple[PartResult, ...]
+    notebook_tests: tuple[NotebookTest, ...]
+    notes: tuple[str, ...]
+    fingerprints: dict[str, str]
+    runs: dict[str, dict]
+    comet_runs: tuple[dict, ...]
+
+
+@dataclass(frozen=True)
 class SubmissionResult:
     """Everything the grader found about one submission; the unit written to disk and resumed from."""
 

@@ -355,6 +355,14 @@ def _passwd(uid: int, workdir: Path) -> tuple[bytes, bytes]:
 # -- reading what comes out -----------------------------------------------------------------
 
 
+def readable_by_all(folder: Path) -> None:
+    """Make a batch's read-only inputs readable by the sandbox's user, which is not the grader's."""
+    for root, _dirs, files in os.walk(folder):
+        os.chmod(root, 0o755)
+        for name in files:
+            os.chmod(os.path.join(root, name), 0o644)
+
+
 def read_output(workdir: Path, name: str | Path, max_bytes: int) -> bytes:
     """The bytes of a file that sandboxed code left in ``workdir``, read as plain data.
 

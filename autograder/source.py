@@ -60,3 +60,33 @@ def architecture_check(notebook: nbformat.NotebookNode, grade_id: str) -> Archit
             check = {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords}
             return ArchitectureCheck(list(spec), check)
     raise LookupError(f"the cell {grade_id!r} of the source notebook calls no labkit.check.architecture")
+
+
+def expect_graded_cells(points: dict[str, float], expected: set[str], lab: str, grader_module: str) -> None:
+    """Refuse to grade when the source notebook's graded cells are not the ones the lab's grader judges."""
+    if set(points) != expected:
+        raise RuntimeError(f"{lab}'s graded cells are {sorted(points)}, but this grader knows "
+                           f"{sorted(expected)}: update {grader_module}.")
+
+
+def settings(notebook: nbformat.NotebookNode, cell_id: str, profile: str) -> dict[str, Any]:
+    """The constants a cell assigns, as the notebook has them in ``profile``.
+
+    ``NAME = <literal>`` and ``NAME = profile.choose(full=<literal>, quick=<literal>)``
+    are read (never executed); anything else is left out.
+    """
+    cell = next((c for c in notebook.cells if c.get("id") == cell_id), None)
+    if cell is None:
+        raise LookupError(f"the source notebook has no cell {cell_id!r}")
+    found = {}
+    for node in ast.parse(cell.source).body:
+        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
+            continue
+        value = node.value
+        if isinstance(value, ast.Call) and getattr(value.func, "attr", None) == "choose":
+            value = next((kw.value for kw in value.keywords if kw.arg == profile), None)
+        try:
+            found[node.targets[0].id] = ast.literal_eval(value)
+        except (ValueError, TypeError, SyntaxError):
+            continue
+    return found

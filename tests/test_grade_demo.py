@@ -26,5 +26,10 @@ def test_the_grade_table_lines_up_the_csv_columns(tmp_path):
 
 
 def test_a_lab_without_a_grader_is_refused_with_the_labs_that_have_one(capsys):
+    assert demo.main(["--lab", "lab9-unknown"]) == 2
+    assert "cannot grade lab9-unknown yet; it grades: lab1-mnist" in capsys.readouterr().err
+
+
+def test_a_lab_without_a_demo_class_is_refused_with_the_labs_that_have_one(capsys):
     assert demo.main(["--lab", "lab2-fashion-mnist"]) == 2
-    assert "cannot grade lab2-fashion-mnist yet; it grades: lab1-mnist" in capsys.readouterr().err
+    assert "no demo class for lab2-fashion-mnist; the demo grades: lab1-mnist" in capsys.readouterr().err

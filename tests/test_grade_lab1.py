@@ -133,7 +133,9 @@ def test_in_notebook_tests_are_shown_but_never_counted(graded):
     assert any(test.passed for test in faked.notebook_tests)  # the exploit fooled its own kernel
     assert faked.score == 0
     hard_coded = graded.results["hard-coded-accuracy"]
-    assert {t.grade_id: t.passed for t in hard_coded.notebook_tests}["test-fc-accuracy"]
+    seen = {t.grade_id: (t.passed, t.output[:300]) for t in hard_coded.notebook_tests}
+    assert seen["test-fc-accuracy"][0], ("the claimed accuracy should fool the notebook's own check",
+                                         hard_coded.runs["notebook"], seen)
     assert hard_coded.score == 0
 
 

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import importlib
 
-LABS = {"lab1-mnist": "autograder.labs.lab1_mnist"}
+LABS = {
+    "lab1-mnist": "autograder.labs.lab1_mnist",
+    "lab2-fashion-mnist": "autograder.labs.lab2_fashion_mnist",
+}
 
 
 def grader_for(lab: str):

@@ -12,3 +12,4 @@ FOLDER = Path(__file__).resolve().parent
 KERAS_MODEL = FOLDER / "keras_model.py"
 RUN_NOTEBOOK = FOLDER / "run_notebook.py"
 KERAS_TRAIN_STEP = FOLDER / "keras_train_step.py"
+PREDICTED_CLASSES = FOLDER / "predicted_classes.py"

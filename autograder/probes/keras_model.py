@@ -5,7 +5,11 @@ Keras' safe mode (no code from the file runs), writes ``OUT/summary.json`` (the
 layers ``labkit.check`` measures with one forward pass) and then
 ``OUT/predictions.npy`` (the model's outputs for the evaluation images in
 ``INPUTS``). The sandbox it runs in sees the model and the images, never their
-labels, so the accuracy can only be computed by the grader.
+labels, so the accuracy can only be computed by the grader. With a fifth
+argument ``training``, it also loads the model with its compile settings (still
+in safe mode) and writes ``OUT/training.json``: the compile configuration the
+file records (optimizer and learning-rate schedule, loss, metrics) and the
+optimizer's step count, i.e. how many batches the saved weights were trained on.
 """
 
 import json
@@ -26,7 +30,20 @@ def plain(value):
     return value.item() if hasattr(value, "item") else str(value)
 
 
-def main(model_path: str, inputs_path: str, input_shape: str, out: str) -> None:
+def training_facts(model_path: str) -> dict:
+    """How the saved model was compiled, and how many optimizer steps its file records."""
+    import keras
+
+    try:
+        model = keras.saving.load_model(model_path, safe_mode=True, compile=True)
+        optimizer = model.optimizer
+        return {"compile_config": model.get_compile_config(),
+                "iterations": None if optimizer is None else int(optimizer.iterations)}
+    except Exception as error:  # an uncompiled or unusual file is the finding
+        return {"training_error": f"{type(error).__name__}: {error}"[:2000]}
+
+
+def main(model_path: str, inputs_path: str, input_shape: str, out: str, extra: str = "") -> None:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import keras
     import numpy as np
@@ -43,6 +60,8 @@ def main(model_path: str, inputs_path: str, input_shape: str, out: str) -> None:
     inputs = np.load(inputs_path, allow_pickle=False)
     predictions = keras.ops.convert_to_numpy(model.predict(inputs, batch_size=1000, verbose=0))
     np.save(out_dir / "predictions.npy", np.asarray(predictions), allow_pickle=False)
+    if extra == "training":
+        (out_dir / "training.json").write_text(json.dumps(training_facts(model_path), default=plain))
 
 
 if __name__ == "__main__":
