@@ -21,8 +21,13 @@ MEANINGFUL_QUICK_TARGETS = {"lenet": 0.30, "vgg": 0.40, "mnist-transfer": 0.70}
 
 QUICK_RUN_SECONDS = 180  # the issue's budget for the quick profile, end to end
 
-OFFLINE = {"LABKIT_EMNIST_OFFLINE_PARTITION": "1"}
-"""Our machines have no EMNIST train images: opt in to the offline partition (unused where they exist)."""
+
+def test_data_source_is_chosen_explicitly_and_stated():
+    """The offline partition is asked for only when the official train images cannot be had, and said so."""
+    loading = cell(read(solution_notebook(LAB)), "load-data").source
+    assert 'official = labkit.data.official_available("emnist-byclass", "train")' in loading
+    assert loading.count("offline_partition=not official") == 2  # train and test from the same source
+    assert 'print(f"data: {train_split.dataset}")' in loading and "provenance" in loading
 
 
 def test_every_count_and_size_comes_from_the_profile_and_the_device():
@@ -78,7 +83,7 @@ def test_solution_runs_end_to_end_in_the_quick_profile_and_saves_reloadable_mode
     from labkit import models
 
     started = time.perf_counter()
-    executed = execute(solution_notebook(LAB), tmp_path, environment=OFFLINE)  # raises at the first failing cell
+    executed = execute(solution_notebook(LAB), tmp_path)  # raises at the first failing cell
     elapsed = time.perf_counter() - started
 
     assert elapsed < QUICK_RUN_SECONDS
