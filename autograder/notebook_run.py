@@ -70,8 +70,9 @@ def run(notebook: nbformat.NotebookNode, workdir: Path, probe_dir: Path, probe_s
     env = {**GRADING_ENVIRONMENT, "LABKIT_CACHE_DIR": str(workdir / ".cache"), **(environment or {})}
     readonly: list[Path] = [probe_dir]
     if data_dir is not None:
+        data_dir = Path(data_dir).resolve()  # the sandbox binds the real folder, not a link to it
         env["LABKIT_DATA_DIR"] = str(data_dir)
-        readonly.append(Path(data_dir))
+        readonly.append(data_dir)
     result = sandbox.run(
         [*sandbox.python_argv(), str(probe_dir / probes.RUN_NOTEBOOK.name), TO_RUN, EXECUTED, str(cell_timeout)],
         workdir=workdir, readonly=readonly, limits=limits, env=env)

@@ -401,7 +401,8 @@ def run(
 
     ``workdir`` must exist; it is the working directory and ``HOME``, and what
     the code leaves there is its output (untrusted data). ``readonly`` paths are
-    visible at the same path, read-only. ``env`` is added to a bare environment
+    visible read-only at their resolved path (links followed): name that path, not
+    the link, in anything the program is told. ``env`` is added to a bare environment
     and must hold no secrets. Raises :class:`SandboxUnavailable` when no sandbox
     can be made; a misbehaving program never raises, it gets a status.
 

@@ -84,6 +84,17 @@ def test_ok_run_returns_its_output_and_reads_stdin(workdir: Path):
     assert python("pass", workdir, stdin=request).status == "ok"  # a program may ignore its input
 
 
+def test_a_readonly_folder_named_through_a_link_is_seen_at_its_real_path(workdir: Path, mirror_dir: Path,
+                                                                         tmp_path: Path):
+    """CI's ../shared may be a link: the sandbox binds the real folder, and only there."""
+    link = tmp_path / "shared-link"
+    link.symlink_to(mirror_dir.resolve(), target_is_directory=True)
+    code = "import os, sys; print(os.path.isdir(sys.argv[1]), os.path.isdir(sys.argv[2]))"
+    result = sandbox.run([*sandbox.python_argv(), "-c", code, str(mirror_dir.resolve() / "mnist"),
+                          str(link / "mnist")], workdir=workdir, readonly=[link], limits=SMALL)
+    assert (result.status, result.stdout) == ("ok", "True False\n")
+
+
 def test_sandboxes_run_from_many_threads_at_once_each_get_their_own_result(tmp_path: Path):
     """Each run owns its descriptors: closing one twice once broke a neighbour's run mid-way."""
     from concurrent.futures import ThreadPoolExecutor
