@@ -10,11 +10,26 @@ Adding a lab is adding a module here and a line to ``LABS``.
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
+
+from autograder.release import repository_root
 
 LABS = {
     "lab1-mnist": "autograder.labs.lab1_mnist",
     "lab2-fashion-mnist": "autograder.labs.lab2_fashion_mnist",
 }
+
+
+class LabGrader:
+    """What every lab's grader shares: where the lab's two notebooks are."""
+
+    lab: str
+
+    def source_notebook(self) -> Path:
+        return repository_root() / "solutions" / self.lab / f"{self.lab}.ipynb"
+
+    def released_notebook(self) -> Path:
+        return repository_root() / "labs" / self.lab / f"{self.lab}.ipynb"
 
 
 def grader_for(lab: str):

@@ -21,7 +21,7 @@ import numpy as np
 from autograder import comet_review, keras_models, keras_steps, notebook_parts, notebook_run, sandbox, source
 from autograder.keras_models import SavedModel
 from autograder.options import GradingOptions
-from autograder.release import repository_root
+from autograder.labs import LabGrader
 from autograder.results import Graded, PartResult
 
 LAB = "lab1-mnist"
@@ -71,14 +71,8 @@ class Context:
     options: GradingOptions
 
 
-class Grader:
+class Grader(LabGrader):
     lab = LAB
-
-    def source_notebook(self) -> Path:
-        return repository_root() / "solutions" / LAB / f"{LAB}.ipynb"
-
-    def released_notebook(self) -> Path:
-        return repository_root() / "labs" / LAB / f"{LAB}.ipynb"
 
     def setup(self, scratch: Path, options: GradingOptions) -> Context:
         """Evaluation images, the step probe's inputs and the reference facts, once per batch."""

@@ -40,7 +40,7 @@ import numpy as np
 from autograder import comet_review, keras_models, notebook_parts, notebook_run, probes, sandbox, source
 from autograder.keras_models import ModelProbe, SavedModel
 from autograder.options import GradingOptions
-from autograder.release import repository_root
+from autograder.labs import LabGrader
 from autograder.results import Graded, PartResult, judged, not_judged
 
 LAB = "lab2-fashion-mnist"
@@ -111,14 +111,8 @@ class Context:
     options: GradingOptions
 
 
-class Grader:
+class Grader(LabGrader):
     lab = LAB
-
-    def source_notebook(self) -> Path:
-        return repository_root() / "solutions" / LAB / f"{LAB}.ipynb"
-
-    def released_notebook(self) -> Path:
-        return repository_root() / "labs" / LAB / f"{LAB}.ipynb"
 
     def setup(self, scratch: Path, options: GradingOptions) -> Context:
         """Evaluation images, the probe's probabilities and the reference facts, once per batch."""
