@@ -2,16 +2,16 @@
 
 Some parts can only be judged by calling the student's own function (lab 1's
 ``train_step``, lab 2's ``predicted_classes``): the notebook runs in the
-sandbox (:mod:`autograder.notebook_run`) with the grader's probe cell last, and
-the probe's files are compared with the grader's own reference by a lab's
-``judge``. This module turns that run into a verdict that fails closed: a run
+sandbox (:mod:`autograder.notebook_run`) with one probe cell per such part
+after the student's last cell, and each probe's files are compared with the
+grader's own reference by that part's ``judge``. This module turns that run into a verdict that fails closed: a run
 the sandbox had to stop, a dead kernel, a probe that raised or never ran, each
 earns nothing and says why; the in-notebook test cells come back as feedback.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -25,60 +25,69 @@ Judge = Callable[[Path], tuple[PartResult, bool]]
 
 @dataclass(frozen=True)
 class ProbedPart:
-    """A part judged by a probe cell: what it calls, where the probe's inputs are, its cell."""
+    """A part judged by a probe cell: what it calls, its cell, and how what comes back is judged."""
 
     part: str
     points: float
     callee: str  # e.g. "train_step": named in every message
     workload: str  # what one call is given, for the timeout message: "one batch of 32 images"
-    probe_dir: Path  # read-only in the sandbox; holds the runner and the probe's inputs
     cell_source: str  # may use {probe_dir} and {probe_out}
+    judge: Judge
 
 
 PROBE_CELL = """\
 # Added by the grader: {purpose}
 import runpy as _autograder_runpy
-_autograder_runpy.run_path({script!r})["probe"]({function}, {{probe_dir!r}}, {{probe_out!r}})
+_autograder_runpy.run_path({script!r})[{entry!r}]({function}, {{probe_dir!r}}, {{probe_out!r}})
 """
 
 
-def probe_cell(purpose: str, function: str, script: Path) -> str:
-    """The cell that hands the notebook's ``function`` to ``script``'s ``probe``.
+def probe_cell(purpose: str, function: str, script: Path, entry: str = "probe") -> str:
+    """The cell that hands the notebook's ``function`` to ``script``'s function ``entry``.
 
     The result is a :class:`ProbedPart`'s ``cell_source``: ``{probe_dir}`` and
     ``{probe_out}`` are left for :func:`autograder.notebook_run.run` to fill in.
     """
-    return PROBE_CELL.format(purpose=purpose, function=function, script=str(script))
+    return PROBE_CELL.format(purpose=purpose, function=function, script=str(script), entry=entry)
 
 
-def grade(copy: Path, lab: str, released, probed: ProbedPart, judge: Judge, graded_ids: list[str],
-          options: GradingOptions, runs: dict) -> tuple[PartResult, tuple[NotebookTest, ...], list[str]]:
-    """Run ``copy/<lab>.ipynb`` (locked cells restored from ``released``) with the probe; judge it.
+def grade(copy: Path, lab: str, released, probe_dir: Path, probed: Sequence[ProbedPart], graded_ids: list[str],
+          options: GradingOptions, runs: dict, *, skip: frozenset[str] = frozenset()
+          ) -> tuple[dict[str, PartResult], tuple[NotebookTest, ...], list[str]]:
+    """Run ``copy/<lab>.ipynb`` (locked cells restored from ``released``) with the probes; judge each.
 
-    Returns the part, the in-notebook tests as they ran, and notes on repaired
+    ``probe_dir`` is the batch's read-only folder of the probes' scripts and
+    inputs, and of the notebook runner; ``skip`` the ids of cells the run
+    leaves out (their test cells are then not reported). Returns each probed
+    part's result, the in-notebook tests as they ran, and notes on repaired
     locked cells; the run's measurements go into ``runs["notebook"]``.
     """
-    part, points = probed.part, probed.points
     path = copy / f"{lab}.ipynb"
-    if not path.is_file():
-        return judged(part, points, False, f"The submission has no {lab}.ipynb."), (), []
     try:
+        if not path.is_file():
+            raise notebooks.NotebookError(f"The submission has no {lab}.ipynb.")
         submitted = notebooks.read(path)
     except notebooks.NotebookError as error:
-        return judged(part, points, False, str(error)), (), []
+        return {p.part: judged(p.part, p.points, False, str(error)) for p in probed}, (), []
     restored, notes = notebooks.restore_locked_cells(submitted, released)
-    run = notebook_run.run(restored, copy, probed.probe_dir, probed.cell_source,
+    run = notebook_run.run(restored, copy, probe_dir, {p.part: p.cell_source for p in probed},
                            limits=options.notebook_limits, cell_timeout=options.cell_timeout,
-                           data_dir=options.data_dir)
+                           data_dir=options.data_dir, skip=skip)
     runs["notebook"] = {"status": run.sandbox.status, "outcome": run.outcome,
                         "seconds": round(run.sandbox.seconds, 2),
                         "peak_memory_bytes": run.sandbox.peak_memory_bytes}
-    tests = notebooks.notebook_tests(run.executed, graded_ids) if run.executed is not None else ()
-    result, any_result = judge(run.probe_out)
-    raised = notebooks.error_of(run.probe_cell) if run.probe_cell is not None else None
+    reported = [grade_id for grade_id in graded_ids if grade_id not in skip]
+    tests = notebooks.notebook_tests(run.executed, reported) if run.executed is not None else ()
+    return {p.part: _judged(run, p, options) for p in probed}, tests, notes
+
+
+def _judged(run, probed: ProbedPart, options: GradingOptions) -> PartResult:
+    result, any_result = probed.judge(run.probe_out(probed.part))
+    cell = run.probe_cell(probed.part)
+    raised = notebooks.error_of(cell) if cell is not None else None
     if raised is None and (result.verdict == "pass" or any_result):
-        return result, tests, notes
-    return _without_result(run, probed, options), tests, notes
+        return result
+    return _without_result(run, probed, options)
 
 
 def _without_result(run, probed: ProbedPart, options: GradingOptions) -> PartResult:
@@ -93,7 +102,8 @@ def _without_result(run, probed: ProbedPart, options: GradingOptions) -> PartRes
         return not_judged(part, points, verdict, _run_problem(run, callee, options))
     if run.outcome == "kernel died":
         return not_judged(part, points, "crashed", f"The notebook's kernel died before {callee} could be checked.")
-    error = notebooks.error_of(run.probe_cell) if run.probe_cell is not None else None
+    cell = run.probe_cell(part)
+    error = notebooks.error_of(cell) if cell is not None else None
     if error is not None:
         ename, evalue = error
         if ename == "KeyboardInterrupt":

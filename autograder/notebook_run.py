@@ -1,14 +1,20 @@
-"""Running a submitted notebook in the sandbox, with the grader's probe cell at the end.
+"""Running a submitted notebook in the sandbox, with the grader's probe cells at the end.
 
 The run sees the submission's private copy (read-write: it is the kernel's
-working folder), the dataset mirror and the probe's inputs (read-only), and
+working folder), the dataset mirror and the probes' inputs (read-only), and
 nothing else: not the solutions, the hidden tests, the gradebook or other
 students. It is the quick profile, headless, untracked. What comes back (the
-executed notebook, the probe's files) is data for the grader to check.
+executed notebook, the probes' files) is data for the grader to check.
+
+A lab may leave out cells that only train and evaluate (``skip``): their
+results are graded from the saved models, so re-running them would spend
+minutes per student to learn nothing the grader trusts. Each probe cell runs on
+its own, so one that raises never keeps another from running.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 from collections.abc import Mapping
@@ -42,29 +48,40 @@ class NotebookRun:
     executed: nbformat.NotebookNode | None
     outcome: str
     sandbox: object  # sandbox.SandboxResult
-    probe_out: Path
+    workdir: Path
 
-    @property
-    def probe_cell(self):
-        """The appended probe cell as it ran, or None."""
-        if self.executed is None or not self.executed.cells:
+    def probe_out(self, name: str) -> Path:
+        """Where probe ``name`` writes what it found."""
+        return probe_out(self.workdir, name)
+
+    def probe_cell(self, name: str):
+        """The probe cell ``name`` as it ran, or None."""
+        if self.executed is None:
             return None
-        last = self.executed.cells[-1]
-        return last if last.get("metadata", {}).get("autograder") == "probe" else None
+        return next((cell for cell in self.executed.cells
+                     if cell.get("metadata", {}).get("autograder") == f"probe:{name}"), None)
 
 
-def run(notebook: nbformat.NotebookNode, workdir: Path, probe_dir: Path, probe_source: str, *,
+def probe_out(workdir: Path, name: str) -> Path:
+    return workdir / PROBE_OUT / name
+
+
+def run(notebook: nbformat.NotebookNode, workdir: Path, probe_dir: Path, probe_cells: Mapping[str, str], *,
         limits: sandbox.Limits, cell_timeout: int, data_dir: Path | None,
-        environment: Mapping[str, str] | None = None) -> NotebookRun:
-    """Execute ``notebook`` (already restored) in ``workdir`` inside the sandbox, probe cell appended.
+        environment: Mapping[str, str] | None = None, skip: frozenset[str] = frozenset()) -> NotebookRun:
+    """Execute ``notebook`` (already restored) in ``workdir`` inside the sandbox, probe cells appended.
 
-    ``probe_source`` may use ``{probe_dir}`` and ``{probe_out}``, filled in here.
+    ``probe_cells`` maps each probe's name to its cell's source, which may use
+    ``{probe_dir}`` (the read-only folder of the probes' inputs and scripts)
+    and ``{probe_out}`` (that probe's own output folder), filled in here.
+    ``skip`` names the ids of cells left out of the run.
     """
-    probe_out = workdir / PROBE_OUT
-    shutil.rmtree(probe_out, ignore_errors=True)
-    to_run = notebooks.append_code_cell(
-        notebook, probe_source.format(probe_dir=str(probe_dir), probe_out=str(probe_out)))
-    to_run.cells[-1].metadata["autograder"] = "probe"
+    shutil.rmtree(workdir / PROBE_OUT, ignore_errors=True)
+    to_run = without_cells(notebook, skip)
+    for name, source in probe_cells.items():
+        to_run = notebooks.append_code_cell(
+            to_run, source.format(probe_dir=str(probe_dir), probe_out=str(probe_out(workdir, name))))
+        to_run.cells[-1].metadata["autograder"] = f"probe:{name}"
     nbformat.write(to_run, workdir / TO_RUN)
     (workdir / EXECUTED).unlink(missing_ok=True)
     env = {**GRADING_ENVIRONMENT, "LABKIT_CACHE_DIR": str(workdir / ".cache"), **(environment or {})}
@@ -83,7 +100,14 @@ def run(notebook: nbformat.NotebookNode, workdir: Path, probe_dir: Path, probe_s
             executed = notebooks.read(path)
         except notebooks.NotebookError:
             executed = None
-    return NotebookRun(executed, outcome, result, probe_out)
+    return NotebookRun(executed, outcome, result, workdir)
+
+
+def without_cells(notebook: nbformat.NotebookNode, ids: frozenset[str]) -> nbformat.NotebookNode:
+    """``notebook`` without the cells whose Jupyter id is in ``ids``."""
+    kept = copy.copy(notebook)
+    kept.cells = [cell for cell in notebook.cells if cell.get("id") not in ids]
+    return kept
 
 
 def install_runner(probe_dir: Path) -> None:

@@ -2,8 +2,9 @@
 
 The source notebook ``solutions/<lab>/<lab>.ipynb`` is trusted and is the one
 home of these facts: the points come from each graded cell's nbgrader metadata,
-and a model's reference architecture from the spec its hidden test checks, read
-as a Python literal (never executed).
+a model's reference architecture from the spec its hidden test checks, read
+as a Python literal, and the reference behaviour of a function from the
+solution cell that defines it.
 """
 
 from __future__ import annotations
@@ -90,3 +91,20 @@ def settings(notebook: nbformat.NotebookNode, cell_id: str, profile: str) -> dic
         except (ValueError, TypeError, SyntaxError):
             continue
     return found
+
+
+def solution_function(notebook: nbformat.NotebookNode, cell_id: str, name: str, namespace: dict[str, Any]):
+    """The function ``name`` as the source notebook's cell ``cell_id`` defines it: the reference answer.
+
+    The source notebook is the instructors' own and trusted, so its solution
+    cell is executed (in ``namespace``: the imports the cell relies on) to give
+    the grader the reference behaviour a student's function is compared with.
+    """
+    cell = next((c for c in notebook.cells if c.get("id") == cell_id), None)
+    if cell is None:
+        raise LookupError(f"the source notebook has no cell {cell_id!r}")
+    scope = dict(namespace)
+    exec(compile(cell.source, f"<source notebook cell {cell_id}>", "exec"), scope)
+    if not callable(scope.get(name)):
+        raise LookupError(f"the cell {cell_id!r} of the source notebook defines no function {name!r}")
+    return scope[name]

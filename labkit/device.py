@@ -129,6 +129,17 @@ def summary_line(info: DeviceInfo, profile: str) -> str:
     )
 
 
+def seed_from_environment(seed: int) -> int:
+    """``LABKIT_SEED`` as an integer when it is set, else ``seed``."""
+    raw = os.environ.get("LABKIT_SEED", "").strip()
+    if not raw:
+        return seed
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"LABKIT_SEED={raw!r} is not an integer; set it to a seed such as 1, or unset it.") from None
+
+
 def setup(
     framework: str = "tf",
     seed: int = 0,
@@ -143,6 +154,8 @@ def setup(
     seed : int
         Seeds Python's ``random``, NumPy's global generator and the framework, so
         that weight initialisation and shuffling repeat from run to run.
+        ``LABKIT_SEED``, when set, takes its place: the calibration benchmarks
+        re-run a lab's unchanged notebook on several seeds that way.
     deterministic : bool
         Also ask for deterministic kernels: slower on a GPU, but a rerun gives the
         same numbers. Once on, TensorFlow cannot turn it off again in the same process.
@@ -162,6 +175,7 @@ def setup(
     """
     if framework not in FRAMEWORKS:
         raise ValueError(f"framework={framework!r} is not supported; use 'tf' or 'torch'.")
+    seed = seed_from_environment(seed)
     if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed < 2**32:
         raise ValueError(f"seed={seed!r} must be an integer in 0 .. 2**32 - 1.")
     wanted_threads = choose_threads(threads, available_cpus())

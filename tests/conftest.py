@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -36,3 +38,42 @@ def _session_cache(tmp_path_factory) -> Path:
         os.environ.pop("LABKIT_CACHE_DIR", None)
     else:
         os.environ["LABKIT_CACHE_DIR"] = previous
+
+
+@dataclass(frozen=True)
+class SolutionRun:
+    """A lab's solution notebook as a student would run it: the folder it ran in, its outputs, its time."""
+
+    folder: Path  # holds <lab>.ipynb (unexecuted) and what the run wrote: artifacts/, comet-offline/
+    executed: object  # the notebook with its outputs
+    seconds: float
+
+
+class SolutionRuns:
+    """Each lab's solution run at most once per session, shared by its notebook and grading tests."""
+
+    def __init__(self, root: Path):
+        self._root = root
+        self._runs: dict[str, SolutionRun] = {}
+
+    def __call__(self, lab: str) -> SolutionRun:
+        if lab not in self._runs:
+            from tests.notebooks import execute, solution_notebook
+
+            folder = self._root / lab / lab
+            folder.mkdir(parents=True)
+            (folder / f"{lab}.ipynb").write_bytes(solution_notebook(lab).read_bytes())
+            started = time.perf_counter()
+            executed = execute(folder / f"{lab}.ipynb", folder)  # raises at the first failing cell
+            self._runs[lab] = SolutionRun(folder, executed, time.perf_counter() - started)
+        return self._runs[lab]
+
+
+@pytest.fixture(scope="session")
+def solution_run(tmp_path_factory, mirror_dir) -> SolutionRuns:
+    """``solution_run(lab)``: the lab's solution, executed once in the quick profile on the mirror's data.
+
+    Tests must treat the folder as read-only: the grading tests copy it into
+    their class, the notebook tests read what it wrote.
+    """
+    return SolutionRuns(tmp_path_factory.mktemp("solutions"))

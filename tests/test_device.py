@@ -114,6 +114,19 @@ def test_torch_setup_seeds_python_numpy_and_torch(restore_torch_state):
 
 
 @pytest.mark.slow
+def test_labkit_seed_replaces_the_notebook_s_seed_for_calibration_runs(restore_torch_state, monkeypatch):
+    from labkit.device import setup
+
+    setup("torch", seed=7)
+    seven = _draws()
+    monkeypatch.setenv("LABKIT_SEED", "7")
+    assert setup("torch", seed=123).seed == 7 and _draws() == seven
+    monkeypatch.setenv("LABKIT_SEED", "seven")
+    with pytest.raises(ValueError, match="LABKIT_SEED='seven' is not an integer"):
+        setup("torch", seed=123)
+
+
+@pytest.mark.slow
 def test_torch_determinism_is_switched_on_and_off(restore_torch_state):
     from labkit.device import setup
 

@@ -23,7 +23,7 @@ from autograder.grading import grade
 from autograder.labs import lab2_fashion_mnist as lab2
 from autograder.options import GradingOptions
 from autograder.results import SubmissionResult
-from tests.notebooks import execute, released_notebook, solution_notebook
+from tests.notebooks import released_notebook, solution_notebook
 
 LAB = lab2.LAB
 PARTS = ("test-cnn-model", "test-training", "test-cnn-accuracy", "test-predicted-classes")
@@ -86,13 +86,9 @@ def build_class(reference: Path, class_dir: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def reference(tmp_path_factory, mirror_dir) -> Path:
+def reference(solution_run) -> Path:
     """The solution notebook run once, as a student would, leaving its artifacts beside it."""
-    folder = tmp_path_factory.mktemp("lab2-reference") / LAB
-    folder.mkdir()
-    shutil.copyfile(solution_notebook(LAB), folder / f"{LAB}.ipynb")
-    execute(folder / f"{LAB}.ipynb", folder)
-    return folder
+    return solution_run(LAB).folder
 
 
 @pytest.fixture(scope="module")

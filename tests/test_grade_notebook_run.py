@@ -25,10 +25,10 @@ def test_a_mirror_named_through_a_link_is_readable_in_the_notebook(tmp_path: Pat
         "import os\nmnist = sorted(os.listdir(os.path.join(os.environ['LABKIT_DATA_DIR'], 'mnist')))")])
 
     run = notebook_run.run(notebook, workdir, probe_dir,
-                           "import json, os\nos.makedirs('{probe_out}', exist_ok=True)\n"
-                           "json.dump(mnist, open('{probe_out}/seen.json', 'w'))\n",
+                           {"seen": "import json, os\nos.makedirs('{probe_out}', exist_ok=True)\n"
+                                    "json.dump(mnist, open('{probe_out}/seen.json', 'w'))\n"},
                            limits=notebook_run.sandbox.Limits(wall_seconds=120), cell_timeout=60, data_dir=link)
 
     assert run.outcome == "completed", run
-    seen = (workdir / notebook_run.PROBE_OUT / "seen.json").read_text()
+    seen = (run.probe_out("seen") / "seen.json").read_text()
     assert "train-images-idx3-ubyte.gz" in seen

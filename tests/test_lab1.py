@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
 
 from tests.notebooks import (
-    cell, error_of, execute, graded_cells, read, released_notebook, solution_notebook,
+    cell, error_of, graded_cells, read, released_notebook, solution_notebook,
 )
 
 LAB = "lab1-mnist"
@@ -21,27 +20,26 @@ QUICK_RUN_SECONDS = 120
 
 
 @pytest.mark.slow
-def test_solution_runs_end_to_end_in_the_quick_profile_and_saves_loadable_models(tmp_path, mirror_dir):
+def test_solution_runs_end_to_end_in_the_quick_profile_and_saves_loadable_models(solution_run):
     import keras
 
     import labkit
 
-    started = time.perf_counter()
-    executed = execute(solution_notebook(LAB), tmp_path)  # raises at the first failing cell
-    elapsed = time.perf_counter() - started
+    run = solution_run(LAB)  # raises at the first failing cell
+    executed, elapsed, folder = run.executed, run.seconds, run.folder
 
     assert elapsed < QUICK_RUN_SECONDS
     assert all(error_of(c) is None for c in graded_cells(executed))  # hidden tests included
-    metrics = json.loads((tmp_path / "artifacts" / "metrics.json").read_text())
+    metrics = json.loads((folder / "artifacts" / "metrics.json").read_text())
     assert metrics["profile"] == "quick"
     images, labels = labkit.data.load("mnist", "test")
     inputs = (images.astype("float32") / 255.0)[..., np.newaxis]
     for name, floor in MEANINGFUL_QUICK_TARGETS.items():
         assert metrics[name]["test_accuracy"] >= metrics[name]["target"] >= floor
-        model = keras.saving.load_model(tmp_path / "artifacts" / f"{name}.keras", safe_mode=True)
+        model = keras.saving.load_model(folder / "artifacts" / f"{name}.keras", safe_mode=True)
         reloaded = np.mean(model.predict(inputs, batch_size=1000, verbose=0).argmax(axis=1) == labels)
         assert reloaded == pytest.approx(metrics[name]["test_accuracy"], abs=1e-4)
-    assert len(list((tmp_path / "comet-offline").glob("*.zip"))) == 3  # one run per model trained
+    assert len(list((folder / "comet-offline").glob("*.zip"))) == 3  # one run per model trained
 
 
 @pytest.mark.slow

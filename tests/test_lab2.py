@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 
 import nbformat
 import numpy as np
 import pytest
 
 from tests.notebooks import (
-    cell, error_of, execute, graded_cells, read, released_notebook, solution_notebook,
+    cell, error_of, graded_cells, read, released_notebook, solution_notebook,
 )
 
 LAB = "lab2-fashion-mnist"
@@ -49,28 +48,27 @@ def test_graded_cell_catches_the_seeds_thresholding_bug():
 
 
 @pytest.mark.slow
-def test_solution_runs_end_to_end_in_the_quick_profile_and_saves_a_loadable_model(tmp_path, mirror_dir):
+def test_solution_runs_end_to_end_in_the_quick_profile_and_saves_a_loadable_model(solution_run):
     import keras
 
     import labkit
 
-    started = time.perf_counter()
-    executed = execute(solution_notebook(LAB), tmp_path)  # raises at the first failing cell
-    elapsed = time.perf_counter() - started
+    run = solution_run(LAB)  # raises at the first failing cell
+    executed, elapsed, folder = run.executed, run.seconds, run.folder
 
     assert elapsed < QUICK_RUN_SECONDS
     assert all(error_of(c) is None for c in graded_cells(executed))  # hidden tests included
-    metrics = json.loads((tmp_path / "artifacts" / "metrics.json").read_text())
+    metrics = json.loads((folder / "artifacts" / "metrics.json").read_text())
     assert metrics["profile"] == "quick"
     assert metrics["cnn"]["test_accuracy"] >= metrics["cnn"]["target"] >= MEANINGFUL_QUICK_TARGET
 
     images, labels = labkit.data.load("fashion-mnist", "test")
-    model = keras.saving.load_model(tmp_path / "artifacts" / "cnn.keras", safe_mode=True)
+    model = keras.saving.load_model(folder / "artifacts" / "cnn.keras", safe_mode=True)
     predicted = model.predict((images.astype("float32") / 255.0)[..., np.newaxis],
                               batch_size=1000, verbose=0).argmax(axis=1)
     assert np.mean(predicted == labels) == pytest.approx(metrics["cnn"]["test_accuracy"], abs=1e-4)
     recorded = [(pair["true"], pair["predicted"], pair["count"]) for pair in metrics["most_confused"]]
     assert recorded == [(pair.true, pair.predicted, pair.count) for pair in
                         labkit.plot.most_confused_pairs(labels, predicted, labkit.data.class_names("fashion-mnist"), k=6)]
-    assert len(list((tmp_path / "comet-offline").glob("*.zip"))) == 1  # one run, one model trained
+    assert len(list((folder / "comet-offline").glob("*.zip"))) == 1  # one run, one model trained
 

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-import time
 
 import nbformat
 import numpy as np
 import pytest
 
 from tests.notebooks import (
-    cell, error_of, execute, graded_cells, read, released_notebook, solution_notebook,
+    cell, error_of, graded_cells, read, released_notebook, solution_notebook,
 )
 
 LAB = "lab3-annealing-augmentation"
@@ -34,30 +33,29 @@ def test_every_size_and_epoch_count_depends_on_the_profile():
 
 
 @pytest.mark.slow
-def test_solution_runs_end_to_end_in_the_quick_profile_and_saves_loadable_models(tmp_path, mirror_dir):
+def test_solution_runs_end_to_end_in_the_quick_profile_and_saves_loadable_models(solution_run):
     import keras
 
     import labkit
 
-    started = time.perf_counter()
-    executed = execute(solution_notebook(LAB), tmp_path)  # raises at the first failing cell
-    elapsed = time.perf_counter() - started
+    run = solution_run(LAB)  # raises at the first failing cell
+    executed, elapsed, folder = run.executed, run.seconds, run.folder
 
     assert elapsed < QUICK_RUN_SECONDS
     assert all(error_of(c) is None for c in graded_cells(executed))  # hidden tests included
-    metrics = json.loads((tmp_path / "artifacts" / "metrics.json").read_text())
+    metrics = json.loads((folder / "artifacts" / "metrics.json").read_text())
     assert metrics["profile"] == "quick"
     images, labels = labkit.data.load("mnist", "test")
     inputs = (images.astype("float32") / 255.0)[..., np.newaxis]
     for name in MODELS:
         assert metrics[name]["test_accuracy"] >= metrics[name]["target"] >= MEANINGFUL_QUICK_TARGET
-        model = keras.saving.load_model(tmp_path / "artifacts" / f"{name}.keras", safe_mode=True)
+        model = keras.saving.load_model(folder / "artifacts" / f"{name}.keras", safe_mode=True)
         reloaded = np.mean(model.predict(inputs, batch_size=1000, verbose=0).argmax(axis=1) == labels)
         assert reloaded == pytest.approx(metrics[name]["test_accuracy"], abs=1e-4)
-    assert len(list((tmp_path / "comet-offline").glob("*.zip"))) == len(MODELS)  # one run per model
+    assert len(list((folder / "comet-offline").glob("*.zip"))) == len(MODELS)  # one run per model
 
     # The CSV round trip wrote a quick-sized file, and the table drew every model on every split.
-    (written,) = tmp_path.glob("mnist-train-*.csv")
+    (written,) = folder.glob("mnist-train-*.csv")
     assert sum(1 for _ in written.open()) == 1 + 5_000
     table = next(output["text"] for output in cell(executed, "results").outputs if output.get("name") == "stdout")
     for row in ("CNN ", "CNN + annealing ", "CNN + annealing + augmentation"):

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
 
 from tests.notebooks import (
-    cell, error_of, execute, graded_cells, read, released_notebook, solution_notebook,
+    cell, error_of, graded_cells, read, released_notebook, solution_notebook,
 )
 
 LAB = "lab4-emnist-baselines"
@@ -66,28 +65,27 @@ def test_upright_check_refuses_the_seeds_rotation():
 
 
 @pytest.mark.slow
-def test_solution_runs_end_to_end_in_the_quick_profile_and_saves_loadable_models(tmp_path, mirror_dir):
+def test_solution_runs_end_to_end_in_the_quick_profile_and_saves_loadable_models(solution_run):
     import keras
 
     import labkit
 
-    started = time.perf_counter()
-    executed = execute(solution_notebook(LAB), tmp_path)  # raises at the first failing cell
-    elapsed = time.perf_counter() - started
+    run = solution_run(LAB)  # raises at the first failing cell
+    executed, elapsed, folder = run.executed, run.seconds, run.folder
 
     assert all(error_of(c) is None for c in graded_cells(executed))  # hidden tests included
     outputs = "\n".join(o.get("text", "") for c in executed.cells if c.cell_type == "code" for o in c.outputs)
     assert "data: emnist-bymerge/offline-partition" in outputs  # this machine has no official train images
     assert "OFFLINE PARTITION" in outputs  # labkit's own announcement reaches the notebook
 
-    metrics = json.loads((tmp_path / "artifacts" / "metrics.json").read_text())
+    metrics = json.loads((folder / "artifacts" / "metrics.json").read_text())
     assert metrics["profile"] == "quick" and metrics["data"] == "emnist-bymerge/offline-partition"
     images, labels = labkit.data.load("emnist-bymerge", "test", offline_partition=True)
     x = (images.astype("float32") / 255.0)[..., np.newaxis]
     for model in ("dense", "cnn"):
         assert metrics[model]["test_accuracy"] >= metrics[model]["target"] >= MEANINGFUL_QUICK_TARGETS[model]
         assert metrics[model]["target"] == labkit.targets.target(LAB, model, "quick")
-        saved = keras.saving.load_model(tmp_path / "artifacts" / f"{model}.keras", safe_mode=True)
+        saved = keras.saving.load_model(folder / "artifacts" / f"{model}.keras", safe_mode=True)
         predicted = saved.predict(x, batch_size=1000, verbose=0).argmax(axis=1)
         assert np.mean(predicted == labels) == pytest.approx(metrics[model]["test_accuracy"], abs=1e-4)
         if model == "cnn":
@@ -97,6 +95,6 @@ def test_solution_runs_end_to_end_in_the_quick_profile_and_saves_loadable_models
                                 for pair in labkit.plot.most_confused_pairs(labels, predicted, names, k=12)]
     weighted = metrics["dense_class_weights"]
     assert weighted["balanced_accuracy"] > metrics["dense"]["balanced_accuracy"], "class weights should help rare classes"
-    assert len(list((tmp_path / "comet-offline").glob("*.zip"))) == 3  # dense, weighted dense, CNN
+    assert len(list((folder / "comet-offline").glob("*.zip"))) == 3  # dense, weighted dense, CNN
     assert elapsed < QUICK_RUN_SECONDS, f"the quick profile took {elapsed:.0f} s"
 

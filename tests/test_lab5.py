@@ -4,13 +4,12 @@ the student version hides the answers and fails its checks."""
 from __future__ import annotations
 
 import json
-import time
 
 import numpy as np
 import pytest
 
 from tests.notebooks import (
-    cell, error_of, execute, graded_cells, read, solution_notebook,
+    cell, error_of, graded_cells, read, solution_notebook,
 )
 
 LAB = "lab5-emnist-deep-models"
@@ -78,17 +77,16 @@ def test_graded_cell_catches_spinal_heads_that_read_the_wrong_halves():
 
 
 @pytest.mark.slow
-def test_solution_runs_end_to_end_in_the_quick_profile_and_saves_reloadable_models(tmp_path, mirror_dir):
+def test_solution_runs_end_to_end_in_the_quick_profile_and_saves_reloadable_models(solution_run):
     import labkit
     from labkit import models
 
-    started = time.perf_counter()
-    executed = execute(solution_notebook(LAB), tmp_path)  # raises at the first failing cell
-    elapsed = time.perf_counter() - started
+    run = solution_run(LAB)  # raises at the first failing cell
+    executed, elapsed, folder = run.executed, run.seconds, run.folder
 
     assert elapsed < QUICK_RUN_SECONDS
     assert all(error_of(c) is None for c in graded_cells(executed))  # hidden tests included
-    metrics = json.loads((tmp_path / "artifacts" / "metrics.json").read_text())
+    metrics = json.loads((folder / "artifacts" / "metrics.json").read_text())
     assert metrics["profile"] == "quick"
     assert metrics["data"] in ("emnist-byclass", "emnist-byclass/offline-partition")
     for model in MODELS:
@@ -104,12 +102,12 @@ def test_solution_runs_end_to_end_in_the_quick_profile_and_saves_reloadable_mode
                                                        seed=evaluated["subset_seed"])
         network = models.build(record["architecture"], num_classes=record["num_classes"], width=record["width"],
                                **record["options"])
-        models.load_state(network, tmp_path / "artifacts" / f"{name}.safetensors")
+        models.load_state(network, folder / "artifacts" / f"{name}.safetensors")
         loader = labkit.data.to_torch_loader(images, labels, batch_size=1000, shuffle=False,
                                              normalize=evaluated["normalize"])
         return float(np.mean(models.predict(network, loader, device="cpu").argmax(axis=1) == labels))
 
     for model in MODELS:
         assert measured(model) == pytest.approx(metrics[model]["test_accuracy"], abs=1e-4), model
-    assert len(list((tmp_path / "comet-offline").glob("*.zip"))) == 2  # the LeNet run and the VGG run
+    assert len(list((folder / "comet-offline").glob("*.zip"))) == 2  # the LeNet run and the VGG run
 

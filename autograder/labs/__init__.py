@@ -17,6 +17,7 @@ from autograder.release import repository_root
 LABS = {
     "lab1-mnist": "autograder.labs.lab1_mnist",
     "lab2-fashion-mnist": "autograder.labs.lab2_fashion_mnist",
+    "lab3-annealing-augmentation": "autograder.labs.lab3_annealing_augmentation",
 }
 
 

@@ -108,15 +108,14 @@ class Grader(LabGrader):
             runs[f"{model.name} model"] = graded.run
             if graded.fingerprint is not None:
                 fingerprints[model.name] = graded.fingerprint
-        probed = notebook_parts.ProbedPart(TRAIN_STEP, context.points[TRAIN_STEP], "train_step",
-                                           f"one batch of {STEP_BATCH} images", context.step.folder,
-                                           context.step.cell_source())
-
-        def judge(probe_out):
-            return keras_steps.train_step_part(TRAIN_STEP, probed.points, context.step, probe_out)
-
-        parts[TRAIN_STEP], tests, notes = notebook_parts.grade(copy, LAB, context.released, probed, judge,
-                                                               list(context.points), context.options, runs)
+        probed = notebook_parts.ProbedPart(
+            TRAIN_STEP, context.points[TRAIN_STEP], "train_step", f"one batch of {STEP_BATCH} images",
+            context.step.cell_source(),
+            lambda probe_out: keras_steps.train_step_part(TRAIN_STEP, context.points[TRAIN_STEP], context.step,
+                                                          probe_out))
+        probed_parts, tests, notes = notebook_parts.grade(copy, LAB, context.released, context.step.folder,
+                                                          [probed], list(context.points), context.options, runs)
+        parts.update(probed_parts)
         ordered = tuple(parts[part] for part in context.points)
         return Graded(ordered, tests, tuple(notes), fingerprints, runs,
                       comet_review.read_runs(copy / "comet-offline"))

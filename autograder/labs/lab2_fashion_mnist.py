@@ -147,15 +147,14 @@ class Grader(LabGrader):
                  TRAINING: training_part(TRAINING, points[TRAINING], graded.found, context.recipe)}
         probed = notebook_parts.ProbedPart(
             PREDICTED_CLASSES, points[PREDICTED_CLASSES], "predicted_classes",
-            f"a matrix of {len(context.probabilities)} x {CLASSES} probabilities", context.probe_dir,
+            f"a matrix of {len(context.probabilities)} x {CLASSES} probabilities",
             notebook_parts.probe_cell("your predicted_classes on the grader's probabilities.",
-                                      "predicted_classes", context.probe_dir / probes.PREDICTED_CLASSES.name))
-
-        def judge(probe_out: Path):
-            return predicted_classes_part(PREDICTED_CLASSES, probed.points, context.probabilities, probe_out)
-
-        parts[PREDICTED_CLASSES], tests, notes = notebook_parts.grade(
-            copy, LAB, context.released, probed, judge, list(points), context.options, runs)
+                                      "predicted_classes", context.probe_dir / probes.PREDICTED_CLASSES.name),
+            lambda probe_out: predicted_classes_part(PREDICTED_CLASSES, points[PREDICTED_CLASSES],
+                                                     context.probabilities, probe_out))
+        probed_parts, tests, notes = notebook_parts.grade(copy, LAB, context.released, context.probe_dir,
+                                                          [probed], list(points), context.options, runs)
+        parts.update(probed_parts)
         fingerprints = {CNN.name: graded.fingerprint} if graded.fingerprint is not None else {}
         return Graded(tuple(parts[part] for part in points), tests, tuple(notes), fingerprints, runs,
                       comet_review.read_runs(copy / "comet-offline"))

@@ -1,0 +1,88 @@
+"""Full marks on five seeds: the reference solution, trained once per seed, graded, each threshold's margin.
+
+The thresholds in ``labkit.targets`` are calibrated when the reference solution
+clears every one of them by at least half a percentage point on five seeds, and
+the grader gives it full marks each time. For each lab asked for, the solution
+notebook is run unchanged once per seed (``LABKIT_SEED`` replaces the seed of
+its ``labkit.device.setup`` call; the data subsets stay the same), the runs are
+graded as one class by the autograder, and the table shows each run's score and
+its accuracies' margins over their thresholds (measured by the grader).
+
+``python -m benchmarks full_marks:LAB[,LAB...][,seeds=5][,profile=quick]``
+(all graded labs by default). The quick profile takes minutes per lab on 2 CPU
+cores; the full profile hours.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+SEEDS = 5
+MARGIN = 0.005
+
+
+def parse(arguments: list[str] | None) -> tuple[list[str], int, str]:
+    from autograder.labs import LABS
+
+    labs, seeds, profile = [], SEEDS, "quick"
+    for argument in arguments or []:
+        key, _, value = argument.partition("=")
+        if key == "seeds" and value:
+            seeds = int(value)
+        elif key == "profile" and value in ("quick", "full"):
+            profile = value
+        elif argument in LABS:
+            labs.append(argument)
+        else:
+            raise ValueError(f"{argument!r}: name a graded lab ({', '.join(LABS)}), seeds=N or profile=quick|full.")
+    return labs or list(LABS), seeds, profile
+
+
+def margins(result) -> dict[str, float]:
+    """Each accuracy part's measured value minus its threshold (the parts with numeric ones)."""
+    return {part.part: round(part.value - part.threshold, 4) for part in result.parts
+            if isinstance(part.value, float) and isinstance(part.threshold, float)}
+
+
+def grade_seeds(lab: str, seeds: int, profile: str, scratch: Path) -> list[dict]:
+    from autograder.grading import grade
+    from autograder.options import GradingOptions
+    from tests.notebooks import execute, solution_notebook
+
+    for seed in range(1, seeds + 1):
+        submission = scratch / "class" / f"seed-{seed}" / lab
+        submission.mkdir(parents=True)
+        (submission / f"{lab}.ipynb").write_bytes(solution_notebook(lab).read_bytes())
+        execute(submission / f"{lab}.ipynb", submission, cell_timeout=4 * 3600,
+                environment={"LABKIT_SEED": str(seed), "LABKIT_PROFILE": profile})
+    data_dir = os.environ.get("LABKIT_DATA_DIR") or None
+    options = GradingOptions(profile=profile, data_dir=Path(data_dir) if data_dir else None)
+    results = grade(lab, scratch / "class", scratch / "graded", workers=2, options=options)
+    return [{"lab": lab, "seed": int(result.student_id.removeprefix("seed-")), "score": result.score,
+             "max_score": result.max_score, "status": result.status, "margins": margins(result)}
+            for result in results]
+
+
+def run(arguments: list[str] | None = None) -> dict:
+    labs, seeds, profile = parse(arguments)
+    rows = []
+    for lab in labs:
+        with tempfile.TemporaryDirectory(prefix=f"labkit-bench-full-marks-{lab}-") as scratch:
+            rows += grade_seeds(lab, seeds, profile, Path(scratch))
+    full = all(row["score"] == row["max_score"] for row in rows)
+    least = min((margin for row in rows for margin in row["margins"].values()), default=0.0)
+    return {"profile": profile, "seeds": seeds, "rows": rows, "least_margin": least,
+            "target": {"full_marks": True, "margin": MARGIN, "met": full and least >= MARGIN}}
+
+
+def table(result: dict) -> str:
+    lines = [f"profile {result['profile']}, {result['seeds']} seeds", "",
+             "| lab | seed | score | accuracy margins over the thresholds |", "|---|---:|---:|---|"]
+    for row in result["rows"]:
+        shown = ", ".join(f"{part.removeprefix('test-')} {margin:+.2%}" for part, margin in row["margins"].items())
+        lines.append(f"| {row['lab']} | {row['seed']} | {row['score']:g}/{row['max_score']:g} | {shown} |")
+    lines.append(f"\nleast margin {result['least_margin']:+.2%} (target >= {MARGIN:+.1%}, and full marks on every "
+                 f"seed): {'met' if result['target']['met'] else 'NOT met'}")
+    return "\n".join(lines)

@@ -1,0 +1,33 @@
+"""The benchmark scripts' own logic: what they accept, and how they judge and show a run."""
+
+from __future__ import annotations
+
+import pytest
+
+from autograder.labs import LABS
+from autograder.results import PartResult, SubmissionResult
+from benchmarks import full_marks, grading
+
+
+def test_every_graded_lab_is_measured_unless_some_are_named():
+    assert grading.parse(None) == (list(LABS), grading.SIZE)
+    assert grading.parse(["lab3-annealing-augmentation", "size=2"]) == (["lab3-annealing-augmentation"], 2)
+    assert full_marks.parse(["seeds=3", "profile=full"]) == (list(LABS), 3, "full")
+    with pytest.raises(ValueError, match="name a graded lab"):
+        full_marks.parse(["lab9"])
+
+
+def test_margins_are_measured_minus_threshold_for_the_accuracy_parts_only():
+    parts = (PartResult("test-cnn-model", "pass", 3, 3, "ok", value="1,000 parameters", threshold=1000),
+             PartResult("test-cnn-accuracy", "pass", 2, 2, "ok", value=0.9312, threshold=0.92),
+             PartResult("test-fc-accuracy", "fail", 0, 2, "low", value=0.91, threshold=0.92))
+    result = SubmissionResult("seed-1", "lab1-mnist", "hash", parts)
+    assert full_marks.margins(result) == {"test-cnn-accuracy": 0.0112, "test-fc-accuracy": -0.01}
+
+
+def test_the_full_marks_target_needs_full_marks_and_the_margin_on_every_seed():
+    rows = [{"lab": "lab1-mnist", "seed": 1, "score": 10.0, "max_score": 10.0, "status": "graded",
+             "margins": {"test-cnn-accuracy": 0.004}}]
+    shown = full_marks.table({"profile": "quick", "seeds": 1, "rows": rows, "least_margin": 0.004,
+                              "target": {"met": False}})
+    assert "| lab1-mnist | 1 | 10/10 | cnn-accuracy +0.40% |" in shown and "NOT met" in shown
