@@ -1,4 +1,4 @@
-"""Command line: ``python -m autograder release [LAB ...] [--check]``."""
+"""Command line: ``python -m autograder release|grade|comet-upload ...``."""
 
 from __future__ import annotations
 
@@ -46,6 +46,21 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--profile", choices=("full", "quick"), default="full",
                        help="whose accuracy targets apply (default full, the course's)")
     grade.set_defaults(run=run_grade)
+    upload = commands.add_parser(
+        "comet-upload",
+        help="upload the Comet archives grading kept in OUT_DIR, with comet upload",
+        description="Upload each student's Comet offline archive that grading kept in "
+        "OUT_DIR/comet/<LAB>/<student>/, one `comet upload` per archive. The API key comes from "
+        "COMET_API_KEY or ~/.comet.config (`comet login`), never from the command line. Each outcome "
+        "is printed and recorded in OUT_DIR/comet-upload.csv; a rerun skips archives uploaded before. "
+        "Exit status: 0 all uploaded, 1 some failed, 2 no key or nothing graded.",
+    )
+    upload.add_argument("lab", metavar="LAB", help="the lab whose archives to upload, e.g. lab1-mnist")
+    upload.add_argument("out", metavar="OUT_DIR", type=Path, help="the folder `grade --out` wrote")
+    upload.add_argument("--dry-run", action="store_true", help="list what would be uploaded; upload nothing")
+    upload.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                        help="the time one archive may take before its upload is stopped (default 300)")
+    upload.set_defaults(run=run_comet_upload)
     return parser
 
 
@@ -65,6 +80,7 @@ def run_release(args: argparse.Namespace) -> int:
 
 
 def run_grade(args: argparse.Namespace) -> int:
+    from autograder import comet_upload
     from autograder.grading import grade
     from autograder.options import GradingOptions
 
@@ -76,7 +92,33 @@ def run_grade(args: argparse.Namespace) -> int:
     results = grade(args.lab, args.submissions, args.out, workers=args.workers, options=options,
                     progress=show)
     print(f"{len(results)} submission(s) graded: {args.out / 'grades.csv'}, feedback in {args.out / 'feedback'}")
+    kept = comet_upload.kept_root(args.out, args.lab)
+    if kept.is_dir():
+        print(f"Comet archives kept in {kept}: upload them with "
+              f"`python -m autograder comet-upload {args.lab} {args.out}`")
     return 0
+
+
+def run_comet_upload(args: argparse.Namespace) -> int:
+    from autograder import comet_upload
+
+    timeout = comet_upload.TIMEOUT_S if args.timeout is None else args.timeout
+    if timeout <= 0:
+        print(f"--timeout {args.timeout:g}: give the seconds one archive may take, e.g. --timeout 300.",
+              file=sys.stderr)
+        return 2
+    try:
+        outcomes = comet_upload.upload(args.lab, args.out, dry_run=args.dry_run, timeout_s=timeout,
+                                       report=lambda line: print(line, flush=True))
+    except comet_upload.NoApiKey as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    if args.dry_run:
+        return 0
+    failed = sum(outcome.status != "uploaded" for outcome in outcomes)
+    print(f"{len(outcomes) - failed} uploaded, {failed} failed in this run; "
+          f"every outcome is in {args.out / comet_upload.LOG_NAME}")
+    return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> int:

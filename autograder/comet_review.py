@@ -8,8 +8,8 @@ index puts a run's logged ``test_accuracy`` beside the accuracy the grader
 measured for the same model, flagging disagreements: a logged number is a claim,
 the measurement is the grade.
 
-Uploading the archives (``comet upload comet-offline/<id>.zip``) stays the
-instructor's step, with their own key.
+Uploading the archives stays the instructor's step, with their own key
+(:mod:`autograder.comet_upload`: ``python -m autograder comet-upload LAB OUT``).
 """
 
 from __future__ import annotations

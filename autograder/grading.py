@@ -21,7 +21,7 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from autograder import comet_review, feedback, gradebook, labs, submissions
+from autograder import comet_review, comet_upload, feedback, gradebook, labs, submissions
 from autograder.options import GradingOptions
 from autograder.results import SubmissionResult, not_judged, read_result, write_result
 
@@ -83,6 +83,8 @@ def grade(lab: str, submissions_dir: str | Path, out: str | Path, *, workers: in
             for submission in found:
                 private = scratch / "submissions" / submission.student_id
                 copied = submissions.copy(submission, private)
+                comet_upload.keep_archives(private / "comet-offline",  # as handed in, before anything ran
+                                           comet_upload.kept_folder(out, lab, submission.student_id))
                 digest = submissions.content_hash(private, *identity)
                 previous = read_result(result_path(out, lab, submission.student_id))
                 if previous is not None and previous.content_hash == digest and previous.status != "error":
@@ -126,12 +128,14 @@ def identical_models(results: list[SubmissionResult]) -> list[tuple[str, str, li
 def _grade_one(grader, context, submission, copied, digest, options) -> SubmissionResult:
     started = time.perf_counter()
     try:
+        # Read before any student code runs in the copy: the notebook run could add runs there.
+        comet_runs = comet_review.read_runs(copied.folder / "comet-offline")
         graded = grader.grade(copied.folder, context)
         notes = tuple(f"Left out of grading: {line}" for line in copied.skipped) + graded.notes
         return SubmissionResult(submission.student_id, submission.lab, digest, graded.parts,
                                 graded.notebook_tests, notes, round(time.perf_counter() - started, 2),
                                 graded.fingerprints, options.profile, runs=graded.runs,
-                                comet_runs=graded.comet_runs)
+                                comet_runs=comet_runs)
     except Exception as error:  # one broken submission never stops the batch
         log.exception("grading %s/%s failed", submission.student_id, submission.lab)
         return _grader_failed(submission, digest, options, context, error, time.perf_counter() - started)

@@ -200,6 +200,17 @@ EXIT = "import os\nos._exit(0)\n"
 SEGFAULT = "import ctypes\nctypes.string_at(0)\n"
 INFINITE_LOOP = "while True:\n    pass\n"
 MEMORY_BOMB = "hoard = []\nwhile True:\n    hoard.append(bytearray(2**28))\n"
+FORK_BOMB = """\
+# Fork without end: every copy forks again, and keeps trying when no more processes may be made.
+import os
+while True:
+    try:
+        os.fork()
+    except OSError:
+        pass
+"""
+"""Every fork copies the kernel, TensorFlow loaded: the sandbox's task limit (RLIMIT_NPROC) bounds how many
+there can be, and its memory watch, which counts each copy whole, ends the run as the copies multiply."""
 FLOOD = "import sys\nfor _ in range(100):\n    sys.stdout.write('x' * 2**20)\n"
 
 NETWORK = '''\
@@ -356,6 +367,7 @@ CASES = [
     Case("segfault", released_with_attack(SEGFAULT), 0, {"test-train-step": frozenset({"crashed"})}),
     Case("infinite-loop", released_with_attack(INFINITE_LOOP), 0),
     Case("memory-bomb", released_with_attack(MEMORY_BOMB), 0, {"test-train-step": frozenset({"out-of-memory"})}),
+    Case("fork-bomb", released_with_attack(FORK_BOMB), 0, {"test-train-step": frozenset({"out-of-memory"})}),
     Case("output-flood", released_with_attack(FLOOD), 0),
     Case("network", released_with_attack(NETWORK), 0),
     Case("steal", released_with_attack(STEAL), 0),

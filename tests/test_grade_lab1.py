@@ -22,7 +22,6 @@ from autograder.grading import grade, result_path
 from autograder.options import GradingOptions
 from autograder.results import SubmissionResult, read_result
 from tests.grading_corpus import CASES, LAB, PARTS, Sources, build_class
-from tests.notebooks import execute, solution_notebook
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 # The class takes 8-10 minutes on 2 idle cores (about 25 sandboxed notebook runs and model
@@ -51,13 +50,9 @@ class GradedClass:
 
 
 @pytest.fixture(scope="session")
-def reference_submission(tmp_path_factory, mirror_dir) -> Path:
+def reference_submission(solution_run) -> Path:
     """The solution notebook run once, as a student would, leaving its artifacts beside it."""
-    folder = tmp_path_factory.mktemp("reference") / LAB
-    folder.mkdir()
-    (folder / f"{LAB}.ipynb").write_bytes(solution_notebook(LAB).read_bytes())
-    execute(folder / f"{LAB}.ipynb", folder)
-    return folder
+    return solution_run(LAB).folder
 
 
 @pytest.fixture(scope="module")
@@ -161,9 +156,27 @@ def test_comet_review_sets_logged_accuracy_beside_the_measured_one(graded):
     assert len(liar) == 2 and all(row["flag"].startswith("logged 0.9990, measured 0.9") for row in liar)
 
 
+def test_grading_keeps_the_comet_archives_as_handed_in_for_upload(graded):
+    from autograder import comet_upload
+
+    kept: dict[str, list[Path]] = {}
+    for archive in comet_upload.find_archives(graded.out, LAB):
+        kept.setdefault(archive.student_id, []).append(archive.path)
+    # the notebooks run in grading track nothing: only what was handed in is kept
+    assert sorted(kept) == ["bug-cnn-filters", "fake-metrics", "reference", "reference-copy"]
+    handed_in = sorted((graded.sources.reference / "comet-offline").glob("*.zip"))
+    assert handed_in
+    for student in ("reference", "reference-copy"):
+        assert [path.name for path in kept[student]] == [path.name for path in handed_in]
+        assert [path.read_bytes() for path in kept[student]] == [path.read_bytes() for path in handed_in]
+
+
 def test_kill_limits_end_runs_with_their_verdict_and_within_the_limit(graded):
     bomb = graded.results["memory-bomb"].runs["notebook"]
     assert bomb["status"] == "out-of-memory"
+    forks = graded.results["fork-bomb"].runs["notebook"]
+    assert forks["status"] == "out-of-memory"
+    assert forks["seconds"] < NOTEBOOK_SECONDS / 2  # ended as it started, not left to spin to the wall-time limit
     loop = graded.results["infinite-loop"].runs["notebook"]
     assert loop["status"] == "ok" and loop["seconds"] < NOTEBOOK_SECONDS  # the cell was interrupted, the run went on
     assert graded.results["os-exit"].runs["notebook"]["outcome"] == "kernel died"
