@@ -82,26 +82,38 @@ def grade(copy: Path, lab: str, released, probe_dir: Path, probed: Sequence[Prob
 
 
 def _judged(run, probed: ProbedPart, options: GradingOptions) -> PartResult:
-    result, any_result = probed.judge(run.probe_out(probed.part))
-    cell = run.probe_cell(probed.part)
-    raised = notebooks.error_of(cell) if cell is not None else None
-    if raised is None and (result.verdict == "pass" or any_result):
-        return result
+    """The judge's verdict, but only on what a probe that ran to its end wrote.
+
+    The student's function runs inside the probe, so it can write the answer
+    where the probe writes and then never let the probe finish: kill its kernel,
+    hang until the sandbox stops the run, or raise. Files found after any of
+    these are never judged.
+    """
+    if probe_finished(run, probed.part):
+        result, any_result = probed.judge(run.probe_out(probed.part))
+        if result.verdict == "pass" or any_result:
+            return result
     return _without_result(run, probed, options)
 
 
-def _without_result(run, probed: ProbedPart, options: GradingOptions) -> PartResult:
-    """Why the probe gave nothing back, or raised, as the part's verdict.
+def probe_finished(run, part: str) -> bool:
+    """Whether the run went to its end and the probe cell of ``part`` ran in it without an error."""
+    cell = run.probe_cell(part)
+    return (run.sandbox.status == "ok" and run.outcome == "completed" and cell is not None
+            and cell.get("execution_count") is not None and notebooks.error_of(cell) is None)
 
-    Files found after a probe that raised are never judged: the student's code
-    could have written them before or during the call.
-    """
+
+def _without_result(run, probed: ProbedPart, options: GradingOptions) -> PartResult:
+    """Why the probe gave nothing back, or did not finish, as the part's verdict."""
     part, points, callee = probed.part, probed.points, probed.callee
     if run.sandbox.status != "ok":
         verdict = SANDBOX_VERDICTS.get(run.sandbox.status, "error")
         return not_judged(part, points, verdict, _run_problem(run, callee, options))
     if run.outcome == "kernel died":
         return not_judged(part, points, "crashed", f"The notebook's kernel died before {callee} could be checked.")
+    if run.outcome != "completed":
+        return judged(part, points, False, f"The notebook's run ended early ({run.outcome[:300]}), so {callee} "
+                      "was never checked.")
     cell = run.probe_cell(part)
     error = notebooks.error_of(cell) if cell is not None else None
     if error is not None:

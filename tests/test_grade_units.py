@@ -150,3 +150,32 @@ def test_the_grade_command_refuses_bad_input_with_what_to_do(tmp_path, capsys, l
     assert main(["grade", lab, str(tmp_path / folder), "--out", str(tmp_path / "out")]) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out").exists()  # nothing half-written
+
+
+def test_a_probe_s_files_are_judged_only_when_the_run_and_the_probe_cell_finished(tmp_path):
+    """An answer planted where the probe writes, then the kernel killed or the run outlasted, is never judged."""
+    from autograder import notebook_parts, notebook_run
+    from autograder.options import GradingOptions
+    from autograder.sandbox import SandboxResult
+
+    def run(status: str, outcome: str, probe_ran: bool) -> notebook_run.NotebookRun:
+        cell = nbformat.v4.new_code_cell("probe()", execution_count=7 if probe_ran else None)
+        cell.metadata["autograder"] = "probe:p"
+        executed = nbformat.v4.new_notebook(cells=[cell]) if status == "ok" else None
+        result = SandboxResult(status, 0 if status == "ok" else None, "", "", 1.0, 0)
+        return notebook_run.NotebookRun(executed, outcome, result, tmp_path)
+
+    planted = notebook_run.probe_out(tmp_path, "p")
+    planted.mkdir(parents=True)
+    (planted / "answer.txt").write_text("right")
+
+    def judge(out):
+        return judged("p", 2, (out / "answer.txt").read_text() == "right", "read"), True
+
+    probed = notebook_parts.ProbedPart("p", 2, "f", "one call", "", judge)
+    options = GradingOptions(profile="quick", data_dir=None)
+    assert notebook_parts._judged(run("ok", "completed", True), probed, options).verdict == "pass"
+    assert notebook_parts._judged(run("ok", "kernel died", False), probed, options).verdict == "crashed"
+    assert notebook_parts._judged(run("timeout", "timeout", False), probed, options).verdict == "timeout"
+    ended = notebook_parts._judged(run("ok", "completed", False), probed, options)
+    assert ended.verdict == "fail" and "gave no result" in ended.message

@@ -1,0 +1,387 @@
+"""Grading lab 4 end to end: real notebooks, real sandboxes, the real saved models, one small class graded once.
+
+The class: the reference solution (the solution notebook run once in the quick
+profile, as a student would) and a copy of it, the untouched student notebook,
+one seeded bug per probed function (the seed's rot90 in ``upright``,
+``early_stopping`` without ``restore_best_weights``, inverted class weights),
+each with the reference's artifacts, and a forgery: a notebook that plants the
+right answers where the probes write, leaves ``upright`` and ``balanced_class_weights``
+unwritten, and hands in half of the reference's ``dense.keras`` and no ``cnn.keras``;
+and the same planting with an ``early_stopping`` that writes the right facts and ends
+its kernel when the probe calls it. Graded in one batch with two workers, under the quick profile's targets.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from autograder import sandbox
+from autograder.grading import grade
+from autograder.labs import lab4_emnist_baselines as lab4
+from autograder.options import GradingOptions
+from autograder.results import SubmissionResult
+from tests.notebooks import released_notebook, solution_notebook
+
+LAB = lab4.LAB
+POINTS = {"test-upright": 2, "test-dense-model": 2, "test-early-stopping": 2, "test-dense-accuracy": 2,
+          "test-cnn-model": 3, "test-cnn-accuracy": 3, "test-class-weights": 2}
+PROBED = ("test-upright", "test-early-stopping", "test-class-weights")
+
+BUGS = {  # student id -> (cell, the solution's line, the mistake), and the part it must lose
+    "bug-rot90": (("upright", "    return np.transpose(stored, (0, 2, 1))\n",
+                   "    return np.rot90(stored, k=1, axes=(1, 2))\n"), "test-upright"),
+    "bug-no-restore": (("early-stopping", ", restore_best_weights=True)", ")"), "test-early-stopping"),
+    "bug-inverted-weights": (("class-weights", "zip(classes, weights)", "zip(classes, 1 / weights)"),
+                             "test-class-weights"),
+}
+
+RUNS = [{"stopped_after": 5, "weights_of": 3}, {"stopped_after": 5, "weights_of": 3},
+        {"stopped_after": 2, "weights_of": 0}, {"stopped_after": None, "weights_of": 6}]
+"""What the reference callback does through the grader's epoch logs (PATIENCE = 2), hard-coded."""
+
+FORGE_INPUTS = f"""\
+# Plant the right answers where the grader's probes write, before they run, computed from the inputs
+# they read; upright and balanced_class_weights stay unwritten.
+import glob, json, pathlib
+from sklearn.utils.class_weight import compute_class_weight
+
+planted = pathlib.Path(".autograder-probe")
+for stored in glob.glob("/tmp/**/stored.npy", recursive=True):
+    folder = pathlib.Path(stored).parent
+    (planted / "test-upright").mkdir(parents=True, exist_ok=True)
+    np.save(planted / "test-upright" / "upright.npy", np.load(stored).transpose(0, 2, 1))
+    weights = compute_class_weight("balanced", classes=np.arange(47), y=np.load(folder / "labels.npy"))
+    (planted / "test-class-weights").mkdir(parents=True, exist_ok=True)
+    (planted / "test-class-weights" / "weights.json").write_text(json.dumps([[c, float(w)] for c, w in enumerate(weights)]))
+    (planted / "test-early-stopping").mkdir(parents=True, exist_ok=True)
+    (planted / "test-early-stopping" / "facts.json").write_text(json.dumps({{"new_each_call": True, "runs": {RUNS!r}}}))
+print("planted:", sorted(str(p) for p in planted.rglob("*.*")))
+"""
+
+FORGE_EARLY_STOPPING = f"""\
+PATIENCE = profile.choose(full=3, quick=2)
+
+
+def early_stopping():
+    # Called by the grader's probe: write the right facts where it writes, then end the kernel before it can.
+    import inspect, json, os, pathlib
+    if any(frame.filename.endswith("lab4_early_stopping.py") for frame in inspect.stack()):
+        out = pathlib.Path(".autograder-probe/test-early-stopping")
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "facts.json").write_text(json.dumps({{"new_each_call": True, "runs": {RUNS!r}}}))
+        os._exit(0)
+    raise NotImplementedError()
+"""
+
+
+def options(mirror_dir: Path) -> GradingOptions:
+    return GradingOptions(
+        profile="quick", data_dir=mirror_dir, cell_timeout=60,
+        notebook_limits=sandbox.Limits(wall_seconds=300.0, memory_bytes=4 * 2**30, processes=256,
+                                       output_bytes=4 * 2**20, file_bytes=256 * 2**20, disk_bytes=2 * 2**30),
+    )
+
+
+def _write(notebook, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, folder / f"{LAB}.ipynb")
+
+
+def _with_source(path: Path, cell_id: str, old: str, new: str):
+    notebook = nbformat.read(path, as_version=4)
+    cell = next(c for c in notebook.cells if c.get("id") == cell_id)
+    assert cell.source.count(old) == 1, f"{old!r} must occur once in {cell_id}"
+    cell.source = cell.source.replace(old, new)
+    return notebook
+
+
+def build_class(reference: Path, class_dir: Path) -> None:
+    for student in ("reference", "reference-copy"):
+        shutil.copytree(reference, class_dir / student / LAB, ignore=shutil.ignore_patterns(".kernels"))
+    _write(nbformat.read(released_notebook(LAB), as_version=4), class_dir / "untouched" / LAB)
+    for student, (change, _) in BUGS.items():
+        folder = class_dir / student / LAB
+        _write(_with_source(solution_notebook(LAB), *change), folder)
+        shutil.copytree(reference / "artifacts", folder / "artifacts")
+    forged = class_dir / "forge" / LAB
+    _write(forgery({"class-weights": FORGE_INPUTS}), forged)
+    (forged / "artifacts").mkdir()
+    model = (reference / "artifacts" / "dense.keras").read_bytes()
+    (forged / "artifacts" / "dense.keras").write_bytes(model[: len(model) // 2])  # not what its name says
+    shutil.copyfile(reference / "artifacts" / "metrics.json", forged / "artifacts" / "metrics.json")
+    _write(forgery({"class-weights": FORGE_INPUTS}, {"early-stopping": FORGE_EARLY_STOPPING}),
+           class_dir / "forge-exit" / LAB)
+
+
+def forgery(prepended: dict[str, str], replaced: dict[str, str] | None = None):
+    """The released notebook with code put before the source of some cells, and some cells replaced."""
+    notebook = nbformat.read(released_notebook(LAB), as_version=4)
+    for cell in notebook.cells:
+        if cell.get("id") in prepended:  # after every input's cell, before the probes
+            cell.source = prepended[cell.get("id")] + "\n" + cell.source
+        cell.source = (replaced or {}).get(cell.get("id"), cell.source)
+    return notebook
+
+
+@pytest.fixture(scope="module")
+def reference(solution_run) -> Path:
+    """The solution notebook run once, as a student would, leaving its artifacts beside it."""
+    return solution_run(LAB).folder
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, reference, mirror_dir) -> dict[str, SubmissionResult]:
+    if not sandbox.available():
+        pytest.fail("bubblewrap cannot create a sandbox here; the grading tests need it (see autograder/sandbox.py).")
+    root = tmp_path_factory.mktemp("lab4-class")
+    build_class(reference, root / "submissions")
+    results = grade(LAB, root / "submissions", root / "graded", workers=2, options=options(mirror_dir))
+    return {result.student_id: result for result in results}
+
+
+def parts(result: SubmissionResult) -> dict:
+    return {part.part: part for part in result.parts}
+
+
+def summary(result: SubmissionResult) -> dict:
+    return {part.part: (part.verdict, part.message[:300]) for part in result.parts}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_the_reference_solution_gets_full_marks_from_the_grader_s_own_measurements(graded, reference):
+    import labkit
+
+    result = graded["reference"]
+    assert [part.part for part in result.parts] == list(POINTS)
+    assert {p: part.points for p, part in parts(result).items()} == POINTS, summary(result)
+    assert result.status == "graded" and result.grader_error is None
+    claimed = json.loads((reference / "artifacts" / "metrics.json").read_text())
+    assert claimed["data"] == "emnist-bymerge/offline-partition"  # what the grader evaluates on, too
+    for model in ("dense", "cnn"):
+        accuracy = parts(result)[f"test-{model}-accuracy"]
+        assert accuracy.threshold == labkit.targets.target(LAB, model, "quick")
+        assert accuracy.value == pytest.approx(claimed[model]["test_accuracy"], abs=1e-4)  # the grader's own
+        assert "23,265 evaluation images" in accuracy.message
+    assert parts(result)["test-early-stopping"].value == "4 of 4 runs"
+    assert all(test.passed for test in result.notebook_tests), result.notebook_tests
+    assert [test.grade_id for test in result.notebook_tests] == [p for p in POINTS if p not in lab4.SKIP]
+    assert result.runs["notebook"]["seconds"] < 120, result.runs  # the training cells were left out
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_grading_the_same_submission_twice_gives_the_same_results(graded):
+    assert graded["reference-copy"].parts == graded["reference"].parts
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_the_untouched_notebook_gets_nothing_with_a_reason_for_every_part(graded):
+    result = graded["untouched"]
+    assert result.score == 0 and result.status == "graded", summary(result)
+    assert all(part.verdict == "fail" and part.message for part in result.parts)
+    assert "dense.keras is missing" in parts(result)["test-dense-accuracy"].message
+    for part in PROBED:
+        assert "NotImplementedError" in parts(result)[part].message, summary(result)
+    assert not any(test.passed for test in result.notebook_tests)
+    assert result.seconds < 120, result.runs  # no model to probe, no training cell run
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+@pytest.mark.parametrize("student", list(BUGS))
+def test_each_seeded_bug_loses_exactly_its_part_s_points(graded, student):
+    result = graded[student]
+    lost = BUGS[student][1]
+    assert parts(result)[lost].verdict == "fail", summary(result)
+    assert result.score == sum(POINTS.values()) - POINTS[lost], summary(result)
+    expected_words = {"test-upright": "rotated 90° anticlockwise", "test-early-stopping": "restore_best_weights=True",
+                      "test-class-weights": "inverted"}
+    assert expected_words[lost] in parts(result)[lost].message
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_answers_planted_where_the_probes_write_and_a_truncated_model_gain_nothing(graded):
+    result = graded["forge"]
+    found = parts(result)
+    assert result.score == 0, summary(result)
+    assert result.runs["notebook"]["outcome"] == "completed"
+    for part in PROBED:  # each probe cleared its folder, then the call raised: the planted file is gone
+        assert found[part].verdict == "fail" and "NotImplementedError" in found[part].message, summary(result)
+    assert "not a Keras model file" in found["test-dense-model"].message
+    assert "cnn.keras is missing" in found["test-cnn-accuracy"].message
+    planting = next(test for test in result.notebook_tests if test.grade_id == "test-class-weights")
+    assert not planting.passed  # the planting cell ran; balanced_class_weights was still unwritten
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_right_facts_written_by_the_probed_function_before_it_ends_its_kernel_gain_nothing(graded):
+    result = graded["forge-exit"]
+    found = parts(result)
+    assert result.runs["notebook"]["outcome"] == "kernel died"
+    assert result.score == 0, summary(result)
+    # Planted files were left in every probe's folder when the run ended; none is taken for an answer.
+    for part in PROBED:
+        assert found[part].verdict == "crashed" and "kernel died" in found[part].message, summary(result)
+
+
+# --- the judging functions, without a sandbox ---------------------------------------------------
+
+
+def _probes(patience: int = 2) -> lab4.Probes:
+    sequences = lab4.epoch_logs(patience)
+    labels = lab4.unbalanced_labels(lab4.CLASSES, lab4.PROBE_SEED)
+    return lab4.Probes(Path("."), lab4.stored_images(lab4.UPRIGHT_IMAGES, lab4.PROBE_SEED), patience, sequences,
+                       lab4.reference_early_stopping(patience, sequences), labels,
+                       lab4.reference_class_weights(labels, lab4.CLASSES))
+
+
+def _save_npy(out: Path, name: str, array) -> Path:
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    np.save(out / name, array)
+    return out
+
+
+def _write_text(out: Path, name: str, text: str) -> Path:
+    shutil.rmtree(out, ignore_errors=True)
+    out.mkdir()
+    (out / name).write_text(text)
+    return out
+
+
+def test_patience_is_read_from_the_source_notebook_for_the_quick_profile():
+    from autograder import source
+
+    solution = source.read(solution_notebook(LAB))
+    assert source.settings(solution, "early-stopping", "quick")["PATIENCE"] == 2
+    assert source.settings(solution, "early-stopping", "full")["PATIENCE"] == 3
+
+
+def test_the_skipped_cells_exist_and_define_nothing_a_kept_cell_uses():
+    import ast
+
+    notebook = nbformat.read(solution_notebook(LAB), as_version=4)
+    ids = [cell.get("id") for cell in notebook.cells]
+    assert lab4.SKIP <= set(ids)
+
+    def names(cell, kind):
+        tree = ast.parse("\n".join(line for line in cell.source.splitlines() if not line.startswith(("%", "!"))))
+        found = set()
+        for node in ast.walk(tree):
+            if kind == "defined" and isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+                found.add(node.id)
+            elif kind == "defined" and isinstance(node, ast.FunctionDef | ast.Import | ast.ImportFrom):
+                found |= {node.name} if isinstance(node, ast.FunctionDef) else {a.asname or a.name for a in node.names}
+            elif kind == "used" and isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                found.add(node.id)
+        return found
+
+    code = [cell for cell in notebook.cells if cell.cell_type == "code"]
+    kept_defined = set().union(*(names(c, "defined") for c in code if c.get("id") not in lab4.SKIP))
+    skipped_defined = set().union(*(names(c, "defined") for c in code if c.get("id") in lab4.SKIP))
+    kept_used = set().union(*(names(c, "used") for c in code if c.get("id") not in lab4.SKIP))
+    assert not (kept_used & (skipped_defined - kept_defined)), kept_used & (skipped_defined - kept_defined)
+
+
+def test_upright_is_judged_against_the_transpose_and_familiar_mistakes_are_named(tmp_path):
+    stored = lab4.stored_images(lab4.UPRIGHT_IMAGES, lab4.PROBE_SEED)
+    out = tmp_path / "out"
+
+    def verdict(array):
+        part, came_back = lab4.upright_part("p", 2, stored, _save_npy(out, "upright.npy", array))
+        return part.verdict, part.points, came_back, part.message
+
+    assert verdict(stored.transpose(0, 2, 1))[:3] == ("pass", 2, True)
+    assert verdict(stored.transpose(0, 2, 1).astype("float32"))[0] == "pass"  # the same pixel values
+    assert "rotated 90° anticlockwise" in verdict(np.rot90(stored, 1, axes=(1, 2)))[3]
+    assert "rotated 90° clockwise" in verdict(np.rot90(stored, -1, axes=(1, 2)))[3]
+    assert "unchanged" in verdict(stored)[3]
+    assert "keep the shape" in verdict(stored.transpose(0, 2, 1)[:, np.newaxis])[3]
+    half = stored.transpose(0, 2, 1).copy()
+    half[::2] = stored[::2]
+    assert verdict(half)[3].startswith("upright turns 8 of 16")
+    shutil.rmtree(out)
+    out.mkdir()
+    assert lab4.upright_part("p", 2, stored, out)[0].verdict == "fail"  # nothing came back
+    np.save(tmp_path / "elsewhere.npy", stored.transpose(0, 2, 1))
+    (out / "upright.npy").symlink_to(tmp_path / "elsewhere.npy")
+    assert lab4.upright_part("p", 2, stored, out)[0].verdict == "fail"
+
+
+def test_the_reference_early_stopping_stops_patience_epochs_after_the_best_and_keeps_its_weights():
+    found = _probes(patience=2)
+    assert found.expected_stops == [{"stopped_after": 5, "weights_of": 3}, {"stopped_after": 5, "weights_of": 3},
+                                    {"stopped_after": 2, "weights_of": 0}, {"stopped_after": None, "weights_of": 6}]
+
+
+@pytest.mark.parametrize("settings, words", [
+    ({"patience": 3}, "patience=PATIENCE (2)"),
+    ({"patience": 1}, "patience=PATIENCE (2)"),
+    ({"patience": 2, "restore_best_weights": False}, "restore_best_weights=True"),
+    ({"patience": 2, "monitor": "loss"}, "Monitor \"val_loss\""),
+    ({"patience": 2, "min_delta": 0.001}, "stopped training after epoch 3 instead of never"),
+])
+def test_each_early_stopping_mistake_fails_with_what_it_did(tmp_path, settings, words):
+    import keras
+
+    from autograder.probes.lab4_early_stopping import facts_while_driven
+
+    found = _probes(patience=2)
+    settings = {"monitor": "val_loss", "restore_best_weights": True} | settings
+    runs = facts_while_driven(lambda: keras.callbacks.EarlyStopping(**settings), found.sequences)
+    out = _write_text(tmp_path / "out", "facts.json", json.dumps({"new_each_call": True, "runs": runs}))
+    part, came_back = lab4.early_stopping_part("p", 2, found, out)
+    assert (part.verdict, part.points, came_back) == ("fail", 0, True)
+    assert words in part.message, part.message
+
+
+def test_early_stopping_facts_are_validated_before_they_are_compared(tmp_path):
+    found = _probes(patience=2)
+    good = {"new_each_call": True, "runs": found.expected_stops}
+    out = tmp_path / "out"
+
+    def verdict(text):
+        return lab4.early_stopping_part("p", 2, found, _write_text(out, "facts.json", text))[0]
+
+    assert verdict(json.dumps(good)).verdict == "pass"
+    assert "same callback twice" in verdict(json.dumps(good | {"new_each_call": False})).message
+    for bad in ({"runs": good["runs"]}, good | {"runs": good["runs"][:3]}, good | {"new_each_call": 1},
+                good | {"runs": [{"stopped_after": "5", "weights_of": 3}] * 4}, [1, 2], "not json"):
+        part = verdict(bad if isinstance(bad, str) else json.dumps(bad))
+        assert part.verdict == "fail" and "not valid" in part.message, part.message
+    assert "larger than" in verdict(" " * 70_000 + json.dumps(good)).message
+
+
+def test_class_weights_are_judged_against_scikit_learn_s_balanced_weights(tmp_path):
+    labels = lab4.unbalanced_labels(lab4.CLASSES, lab4.PROBE_SEED)
+    counts = np.bincount(labels, minlength=lab4.CLASSES)
+    assert counts.min() >= 1 and counts.max() >= 50 * counts.min()  # every class there, very unequal
+    expected = lab4.reference_class_weights(labels, lab4.CLASSES)
+    assert np.allclose(expected * counts, len(labels) / lab4.CLASSES)
+    out = tmp_path / "out"
+
+    def verdict(pairs):
+        part, came_back = lab4.class_weights_part("p", 2, labels, expected,
+                                                  _write_text(out, "weights.json", json.dumps(pairs)))
+        return part.verdict, part.points, came_back, part.message
+
+    good = [[c, float(w)] for c, w in enumerate(expected)]
+    assert verdict(good)[:3] == ("pass", 2, True)
+    assert "inverted" in verdict([[c, 1 / w] for c, w in good])[3]
+    assert "times as large" in verdict([[c, float(len(labels) / n)] for c, n in enumerate(counts)])[3]
+    assert "every class from 0 to 46" in verdict(good[:-1])[3]
+    assert "every class from 0 to 46" in verdict([*good, [47, 1.0]])[3]
+    assert "not usable" in verdict([[str(c), w] for c, w in good])[3]
+    assert "not finite" in verdict([[c, float("nan") if c == 3 else w] for c, w in good])[3]
+    assert verdict([[c, w * (1.01 if c == 5 else 1)] for c, w in good])[3].startswith(
+        "balanced_class_weights is wrong for 1 of 47 classes")
