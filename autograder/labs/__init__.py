@@ -18,6 +18,7 @@ LABS = {
     "lab1-mnist": "autograder.labs.lab1_mnist",
     "lab2-fashion-mnist": "autograder.labs.lab2_fashion_mnist",
     "lab3-annealing-augmentation": "autograder.labs.lab3_annealing_augmentation",
+    "lab4-emnist-baselines": "autograder.labs.lab4_emnist_baselines",
 }
 
 
