@@ -1,13 +1,14 @@
 """``make demo``: release the labs, grade a small demo class, print the grades and where the feedback is.
 
-The demo class is four submissions from the grading tests' own corpus
-(``tests/grading_corpus.py``), so what the demo shows is what the tests check:
+A lab's demo class is four submissions taken from its grading tests' own class
+(``tests/grading_corpus.py`` for lab 1, ``build_class`` in ``tests/test_grade_<lab>.py``
+for the others), so what the demo shows is what the tests check:
 
 * ``reference`` — the solution notebook, run as a student would run it;
 * ``untouched`` — the student notebook exactly as released;
-* ``bug-train-step`` — the solution with one seeded bug (the training step doubles the loss);
-* ``forge-results`` — a tampering attempt: it writes forged probe results, grades and gradebook
-  entries wherever it hopes the grader will read them.
+* a seeded bug — the solution with one small mistake (lab 1: the training step doubles the loss);
+* a tampering attempt — lab 1's writes forged probe results, grades and gradebook entries
+  wherever it hopes the grader will read them.
 
 To keep the demo within minutes on 2 CPU cores, the reference is trained in the quick
 profile and graded against the quick profile's targets::
@@ -20,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib
 import os
 import shutil
 import sys
@@ -30,9 +32,14 @@ from pathlib import Path
 from autograder import labs
 from autograder.release import release, repository_root
 
-DEMO_CASES = ("reference", "untouched", "bug-train-step", "forge-results")
-DEMO_LABS = ("lab1-mnist",)
-"""The labs the grading corpus builds a demo class for."""
+DEMO_CLASSES = {
+    "lab1-mnist": ("reference", "untouched", "bug-train-step", "forge-results"),
+    "lab2-fashion-mnist": ("reference", "untouched", "bug-thresholding", "forge-classes"),
+    "lab3-annealing-augmentation": ("reference", "untouched", "bug-annealer-monitor", "forge-rates"),
+    "lab4-emnist-baselines": ("reference", "untouched", "bug-rot90", "forge-exit"),
+    "lab5-emnist-deep-models": ("reference", "untouched", "bug-spinal-halves", "forge-scores"),
+}
+"""lab -> the students of its demo class, named as in its grading tests."""
 DEFAULT_OUT = Path("demo-output") / "grading"
 
 
@@ -41,16 +48,24 @@ def build_demo_class(lab: str, scratch: Path, class_dir: Path) -> None:
     from tests import grading_corpus as corpus
     from tests.notebooks import execute, solution_notebook
 
-    if lab != corpus.LAB:
-        raise ValueError(f"the demo class exists for {corpus.LAB} only, not {lab}")
+    if lab not in DEMO_CLASSES:
+        raise ValueError(f"there is no demo class for {lab}; the demo grades: {', '.join(DEMO_CLASSES)}")
     reference = scratch / "reference" / lab
     reference.mkdir(parents=True)
     shutil.copyfile(solution_notebook(lab), reference / f"{lab}.ipynb")
     print(f"training the reference solution of {lab} (quick profile) ...", flush=True)
     execute(reference / f"{lab}.ipynb", reference)
     shutil.rmtree(reference / ".kernels", ignore_errors=True)
-    sources = corpus.Sources(reference, class_dir, scratch / "graded-elsewhere", scratch / "markers")
-    corpus.build_class(sources, [case for case in corpus.CASES if case.student_id in DEMO_CASES])
+    students = DEMO_CLASSES[lab]
+    if lab == corpus.LAB:
+        sources = corpus.Sources(reference, class_dir, scratch / "graded-elsewhere", scratch / "markers")
+        corpus.build_class(sources, [case for case in corpus.CASES if case.student_id in students])
+        return
+    tests = importlib.import_module(f"tests.test_grade_{lab.split('-')[0]}")
+    tests.build_class(reference, class_dir)
+    for folder in class_dir.iterdir():
+        if folder.name not in students:
+            shutil.rmtree(folder)
 
 
 def grade_table(grades_csv: Path) -> str:
@@ -71,7 +86,7 @@ def demo(lab: str, out: Path, workers: int) -> Path:
     with tempfile.TemporaryDirectory(prefix="labkit-demo-") as scratch:
         class_dir = Path(scratch) / "class"
         build_demo_class(lab, Path(scratch), class_dir)
-        print(f"grading {len(DEMO_CASES)} submissions in sandboxes, {workers} at a time ...", flush=True)
+        print(f"grading {len(DEMO_CLASSES[lab])} submissions in sandboxes, {workers} at a time ...", flush=True)
         for result in grade(lab, class_dir, graded, workers=workers, options=GradingOptions(profile="quick")):
             print(f"  {result.student_id:<16} {result.score:g}/{result.max_score:g}  {result.status}", flush=True)
     return graded
@@ -84,13 +99,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"where results go (default {DEFAULT_OUT})")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
-    chosen = [lab for lab in labs.LABS if lab in DEMO_LABS] if args.lab == "all" else [args.lab]
+    chosen = [lab for lab in labs.LABS if lab in DEMO_CLASSES] if args.lab == "all" else [args.lab]
     if unknown := [lab for lab in chosen if lab not in labs.LABS]:
         print(f"The autograder cannot grade {', '.join(unknown)} yet; it grades: {', '.join(labs.LABS)}.",
               file=sys.stderr)
         return 2
-    if without_demo := [lab for lab in chosen if lab not in DEMO_LABS]:
-        print(f"There is no demo class for {', '.join(without_demo)}; the demo grades: {', '.join(DEMO_LABS)}.",
+    if without_demo := [lab for lab in chosen if lab not in DEMO_CLASSES]:
+        print(f"There is no demo class for {', '.join(without_demo)}; the demo grades: {', '.join(DEMO_CLASSES)}.",
               file=sys.stderr)
         return 2
 

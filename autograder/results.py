@@ -74,7 +74,6 @@ class Graded:
     notes: tuple[str, ...]
     fingerprints: dict[str, str]
     runs: dict[str, dict]
-    comet_runs: tuple[dict, ...]
 
 
 @dataclass(frozen=True)

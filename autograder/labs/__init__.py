@@ -19,6 +19,7 @@ LABS = {
     "lab2-fashion-mnist": "autograder.labs.lab2_fashion_mnist",
     "lab3-annealing-augmentation": "autograder.labs.lab3_annealing_augmentation",
     "lab4-emnist-baselines": "autograder.labs.lab4_emnist_baselines",
+    "lab5-emnist-deep-models": "autograder.labs.lab5_emnist_deep_models",
 }
 
 

@@ -117,8 +117,7 @@ class Grader(LabGrader):
                                                           [probed], list(context.points), context.options, runs)
         parts.update(probed_parts)
         ordered = tuple(parts[part] for part in context.points)
-        return Graded(ordered, tests, tuple(notes), fingerprints, runs,
-                      comet_review.read_runs(copy / "comet-offline"))
+        return Graded(ordered, tests, tuple(notes), fingerprints, runs)
 
     def comet_review(self, results) -> list[dict]:
         """The review index's rows for this lab's results."""

@@ -156,8 +156,7 @@ class Grader(LabGrader):
                                                           [probed], list(points), context.options, runs)
         parts.update(probed_parts)
         fingerprints = {CNN.name: graded.fingerprint} if graded.fingerprint is not None else {}
-        return Graded(tuple(parts[part] for part in points), tests, tuple(notes), fingerprints, runs,
-                      comet_review.read_runs(copy / "comet-offline"))
+        return Graded(tuple(parts[part] for part in points), tests, tuple(notes), fingerprints, runs)
 
     def comet_review(self, results) -> list[dict]:
         """The review index's rows for this lab's results."""

@@ -160,8 +160,7 @@ class Grader(LabGrader):
         probed_parts, tests, notes = notebook_parts.grade(copy, LAB, context.released, context.probe_dir, probed,
                                                           list(points), context.options, runs, skip=SKIP)
         parts.update(probed_parts)
-        return Graded(tuple(parts[part] for part in points), tests, tuple(notes), fingerprints, runs,
-                      comet_review.read_runs(copy / "comet-offline"))
+        return Graded(tuple(parts[part] for part in points), tests, tuple(notes), fingerprints, runs)
 
     def comet_review(self, results) -> list[dict]:
         """The review index's rows for this lab's results."""

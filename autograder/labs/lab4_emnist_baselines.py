@@ -229,8 +229,7 @@ class Grader(LabGrader):
             copy, LAB, context.released, context.probes.folder, probed_parts_of(context), list(context.points),
             context.options, runs, skip=SKIP)
         parts.update(probed_parts)
-        return Graded(tuple(parts[part] for part in context.points), tests, tuple(notes), fingerprints, runs,
-                      comet_review.read_runs(copy / "comet-offline"))
+        return Graded(tuple(parts[part] for part in context.points), tests, tuple(notes), fingerprints, runs)
 
     def comet_review(self, results) -> list[dict]:
         """The review index's rows for this lab's results."""

@@ -1,0 +1,339 @@
+"""Judging a student's saved PyTorch networks: safetensors state dicts, run by the grader's own classes.
+
+A PyTorch lab saves each trained network as a safetensors state dict (named
+tensors, no code; :func:`labkit.models.save_state`). The grader never uses the
+student's class to rebuild it: the network is the instructor's reference,
+``labkit.models.build(architecture, num_classes=..., width=..., **options)``,
+and the file must fit it exactly. Three layers of checks, from cheap to costly:
+
+1. :func:`read_header` reads the file's header as data (JSON, no tensor is
+   loaded): a link, an oversized file, a pickle (``torch.save``) or anything
+   else that is not safetensors is refused with a message saying what to do.
+2. :func:`differences` compares the header's names, shapes and dtypes with the
+   reference network's state dict: every missing, unexpected or misshapen
+   tensor is named.
+3. :func:`run_models` loads the files, strictly, into the reference networks
+   inside the sandbox (``probes/torch_model.py``) and runs them on the
+   grader's evaluation images; only the predictions come back, validated
+   here, and the labels never leave this process.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import shutil
+import struct
+import tempfile
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from autograder import probes, sandbox
+from autograder.results import SANDBOX_VERDICTS
+
+MAX_STATE_BYTES = 32 * 2**20
+"""Larger than any network of the course at width 1.0 (VGG with batch norm: about 6 MB)."""
+MAX_HEADER_BYTES = 2**20
+MAX_PROBLEM_BYTES = 2**16
+
+DTYPE_BYTES = {"BOOL": 1, "U8": 1, "I8": 1, "F8_E5M2": 1, "F8_E4M3": 1, "I16": 2, "U16": 2, "F16": 2,
+               "BF16": 2, "I32": 4, "U32": 4, "F32": 4, "I64": 8, "U64": 8, "F64": 8}
+"""safetensors' dtype names and the bytes of one element."""
+
+
+class StateFileError(ValueError):
+    """A model file that is not a safetensors state dict the grader can read; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class TensorEntry:
+    """One tensor as a safetensors header describes it."""
+
+    dtype: str
+    shape: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The instructor's network a file must fit: how to build it and its state dict's tensors."""
+
+    architecture: str
+    num_classes: int
+    width: float
+    options: Mapping[str, object]
+    tensors: Mapping[str, TensorEntry]  # state-dict name -> dtype and shape
+    parameters: frozenset[str]  # the names that are trainable parameters (the rest are buffers)
+
+    @property
+    def parameter_count(self) -> int:
+        return sum(math.prod(self.tensors[name].shape) for name in self.parameters)
+
+    def describe(self) -> str:
+        options = "".join(f", {key}={value!r}" for key, value in self.options.items())
+        return f"models.build({self.architecture!r}, num_classes={self.num_classes}, width={self.width}{options})"
+
+
+def reference(architecture: str, num_classes: int, width: float, options: Mapping[str, object]) -> Reference:
+    """Build the reference network once (trusted labkit code) and record its state dict's layout."""
+    from labkit import models
+
+    network = models.build(architecture, num_classes=num_classes, width=width, **options)
+    tensors = {name: TensorEntry(_dtype_name(tensor.dtype), tuple(tensor.shape))
+               for name, tensor in network.state_dict().items()}
+    return Reference(architecture, num_classes, width, dict(options), tensors,
+                     frozenset(name for name, _ in network.named_parameters()))
+
+
+def _dtype_name(dtype) -> str:
+    import torch
+
+    return {torch.float32: "F32", torch.float64: "F64", torch.float16: "F16", torch.bfloat16: "BF16",
+            torch.int64: "I64", torch.int32: "I32", torch.uint8: "U8", torch.bool: "BOOL"}[dtype]
+
+
+# --- 1. the file itself --------------------------------------------------------------------------
+
+
+def read_header(path: Path, max_bytes: int = MAX_STATE_BYTES) -> dict[str, TensorEntry]:
+    """The tensors a safetensors file declares, after checking that it is one, of a sane size.
+
+    Reads at most the header (JSON) and checks that each tensor's bytes lie
+    inside the file and match its dtype and shape; raises :class:`StateFileError`.
+    """
+    name = path.name
+    if path.is_symlink():
+        raise StateFileError(f"{name} is a link; hand in the file itself, as the save cell writes it.")
+    if not path.is_file():
+        raise StateFileError(f"{name} is missing: run the save cell at the end of the notebook and hand in "
+                             "the artifacts/ folder.")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise StateFileError(f"{name} is {size:,} bytes, more than the {max_bytes:,} a network of this lab "
+                             "can need; it was not loaded.")
+    with open(path, "rb") as handle:
+        start = handle.read(8)
+        if zipfile.is_zipfile(handle) or start[:1] == b"\x80":
+            raise StateFileError(f"{name} is a pickle (what torch.save writes), which can run code when loaded, "
+                                 "so it was not loaded. Save the weights with models.save_state(model, path), "
+                                 "as the save cell does.")
+        if len(start) < 8:
+            raise StateFileError(f"{name} is not a safetensors file (it is only {size} bytes long).")
+        (header_bytes,) = struct.unpack("<Q", start)
+        if header_bytes > min(MAX_HEADER_BYTES, size - 8):
+            raise StateFileError(f"{name} is not a safetensors file: save the weights with "
+                                 "models.save_state(model, path), as the save cell does.")
+        handle.seek(8)
+        raw = handle.read(header_bytes)
+    try:
+        header = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise StateFileError(f"{name} is not a safetensors file (its header is not JSON): save the weights "
+                             "with models.save_state(model, path), as the save cell does.") from None
+    if not isinstance(header, dict):
+        raise StateFileError(f"{name}'s safetensors header is not a table of tensors.")
+    return _entries(name, header, size - 8 - header_bytes)
+
+
+def _entries(name: str, header: dict, data_bytes: int) -> dict[str, TensorEntry]:
+    entries = {}
+    for key, value in header.items():
+        if key == "__metadata__":
+            continue
+        try:
+            dtype, shape, (begin, end) = value["dtype"], value["shape"], value["data_offsets"]
+            if dtype not in DTYPE_BYTES or not isinstance(shape, list) or len(shape) > 8:
+                raise ValueError
+            if not all(type(n) is int and n >= 0 for n in (*shape, begin, end)):
+                raise ValueError
+            if not begin <= end <= data_bytes or end - begin != math.prod(shape) * DTYPE_BYTES[dtype]:
+                raise ValueError
+        except (ValueError, TypeError, KeyError):
+            raise StateFileError(f"{name}'s header describes the tensor {key[:100]!r} inconsistently; the file "
+                                 "is damaged or not written by safetensors. Save it again with "
+                                 "models.save_state.") from None
+        entries[key] = TensorEntry(dtype, tuple(shape))
+    return entries
+
+
+# --- 2. against the reference network --------------------------------------------------------------
+
+
+def differences(found: Mapping[str, TensorEntry], expected: Reference, *, limit: int = 8) -> list[str]:
+    """Every way the file's tensors differ from the reference state dict (pure); empty: it fits."""
+    missing = [name for name in expected.tensors if name not in found]
+    extra = [name for name in found if name not in expected.tensors]
+    misshapen = [f"{name} is {found[name].dtype} {list(found[name].shape)}, the network's is "
+                 f"{want.dtype} {list(want.shape)}"
+                 for name, want in expected.tensors.items() if name in found and found[name] != want]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} tensor(s) the network has are missing: {_names(missing, limit)}.")
+    if extra:
+        problems.append(f"{len(extra)} tensor(s) are not in the network: {_names(extra, limit)}.")
+    if misshapen:
+        problems.append(f"{len(misshapen)} tensor(s) have another shape or type: "
+                        f"{'; '.join(misshapen[:limit])}{'; ...' if len(misshapen) > limit else ''}.")
+    return problems
+
+
+def _names(names: Sequence[str], limit: int) -> str:
+    shown = ", ".join(repr(name[:100]) for name in names[:limit])
+    return shown + (f" and {len(names) - limit} more" if len(names) > limit else "")
+
+
+def checked_file(path: Path, expected: Reference, what: str) -> str | None:
+    """Why ``path`` cannot hold ``expected``'s weights (steps 1 and 2), or None when it can."""
+    try:
+        found = read_header(path)
+    except StateFileError as error:
+        return str(error)
+    problems = differences(found, expected)
+    if problems:
+        return (f"{path.name} does not hold the weights of {what}, {expected.describe()}: "
+                + " ".join(problems))
+    return None
+
+
+# --- 3. in the sandbox ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EvaluationSet:
+    """Normalised images written once for the sandbox (``<name>.npy``) and their labels, kept here."""
+
+    folder: Path
+    name: str
+    labels: np.ndarray
+    description: str  # for messages: "a stratified sample of 5,000 held-out EMNIST ByClass images"
+
+
+def write_evaluation_set(folder: Path, name: str, inputs: np.ndarray, labels: np.ndarray,
+                         description: str) -> EvaluationSet:
+    """Write ``folder/<name>.npy`` (float32, N x 1 x 28 x 28) and the probe script beside it."""
+    folder.mkdir(parents=True, exist_ok=True)
+    np.save(folder / f"{name}.npy", np.ascontiguousarray(inputs, dtype=np.float32), allow_pickle=False)
+    shutil.copyfile(probes.TORCH_MODEL, folder / probes.TORCH_MODEL.name)
+    return EvaluationSet(folder, name, np.asarray(labels), description)
+
+
+@dataclass(frozen=True)
+class ModelRun:
+    """One network to load and run: the student's file, the network it must fit, the images."""
+
+    name: str  # e.g. "vgg": names the outputs
+    file: Path  # already passed checked_file
+    expected: Reference
+    evaluation: EvaluationSet
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """What running one network gave: its outputs, or why there are none.
+
+    ``verdict`` is ``fail`` when the file is the student's problem, otherwise
+    the sandbox's verdict (``timeout``, ...) when the run could not finish.
+    The attributes are those :func:`autograder.keras_models.accuracy_part` reads.
+    """
+
+    predictions: np.ndarray | None = None
+    problem: str | None = None
+    verdict: str = "fail"
+
+
+@dataclass(frozen=True)
+class ModelsRun:
+    """Each network's predictions (by :class:`ModelRun` name) from one sandbox run, and that run."""
+
+    found: dict[str, Predictions]
+    run: dict = field(default_factory=dict)  # the sandbox run's status, seconds and peak memory
+
+
+def run_models(runs: Sequence[ModelRun], limits: sandbox.Limits) -> ModelsRun:
+    """Load every file strictly into its reference network in one sandbox, and run it on its images."""
+    if not runs:
+        return ModelsRun({})
+    folders = sorted({run.evaluation.folder for run in runs})
+    with tempfile.TemporaryDirectory(prefix="labkit-torch-probe-") as scratch:
+        workdir = Path(scratch)
+        (workdir / "models").mkdir()
+        (workdir / "out").mkdir()
+        jobs = []
+        for run in runs:
+            shutil.copyfile(run.file, workdir / "models" / f"{run.name}.safetensors", follow_symlinks=False)
+            jobs.append({"name": run.name, "file": str(workdir / "models" / f"{run.name}.safetensors"),
+                         "architecture": run.expected.architecture, "num_classes": run.expected.num_classes,
+                         "width": run.expected.width, "options": dict(run.expected.options),
+                         "inputs": str(run.evaluation.folder / f"{run.evaluation.name}.npy")})
+        (workdir / "jobs.json").write_text(json.dumps(jobs))
+        script = runs[0].evaluation.folder / probes.TORCH_MODEL.name
+        result = sandbox.run([*sandbox.python_argv(), str(script), str(workdir / "jobs.json"), str(workdir / "out")],
+                             workdir=workdir, readonly=folders, limits=limits,
+                             env={"CUDA_VISIBLE_DEVICES": ""})
+        found = {run.name: _read_result(workdir, run, result) for run in runs}
+    return ModelsRun(found, {"status": result.status, "seconds": round(result.seconds, 2),
+                             "peak_memory_bytes": result.peak_memory_bytes})
+
+
+def _read_result(workdir: Path, run: ModelRun, result) -> Predictions:
+    count, classes = len(run.evaluation.labels), run.expected.num_classes
+    try:
+        raw = sandbox.read_output(workdir, f"out/{run.name}.npy", count * classes * 8 + 4096)
+    except FileNotFoundError:
+        raw = None
+    except (sandbox.OutputRefused, OSError) as error:
+        return Predictions(problem=f"The probe's predictions for {run.file.name} were refused: {error}")
+    validated = _validated(raw, count, classes, run.file.name) if raw is not None else None
+    if validated is not None and (validated.predictions is not None or result.status in ("ok", "error")):
+        return validated
+    if result.status not in ("ok", "error"):  # stopped before this network's outputs were complete
+        return Predictions(problem=_stopped(result, run.file.name),
+                           verdict=SANDBOX_VERDICTS.get(result.status, "error"))
+    try:
+        problem = json.loads(sandbox.read_output(workdir, f"out/{run.name}.json", MAX_PROBLEM_BYTES))["problem"]
+        return Predictions(problem=f"{run.file.name} could not be run as {run.expected.describe()}: "
+                                   f"{str(problem)[:1000]}")
+    except (FileNotFoundError, sandbox.OutputRefused, OSError, ValueError, KeyError, TypeError):
+        detail = (result.stderr or "").strip().splitlines()[-1:] or [f"exit status {result.returncode}"]
+        return Predictions(problem=f"{run.file.name} gave no predictions: {detail[0][:500]}", verdict="error")
+
+
+def _validated(raw: bytes, count: int, classes: int, name: str) -> Predictions:
+    """The predictions, checked to be (count, classes) finite floats; or why they are unusable."""
+    try:
+        predictions = np.load(io.BytesIO(raw), allow_pickle=False)
+    except Exception as error:
+        return Predictions(problem=f"{name}'s predictions are not a readable array ({type(error).__name__}).")
+    if predictions.shape != (count, classes) or predictions.dtype.kind != "f":
+        return Predictions(problem=f"{name} gave {predictions.dtype} outputs of shape {predictions.shape}, "
+                                   f"not ({count}, {classes}) scores.")
+    if not np.all(np.isfinite(predictions)):
+        return Predictions(problem=f"{name}'s outputs contain NaN or infinite values: the weights are broken.")
+    return Predictions(predictions)
+
+
+def _stopped(result, name: str) -> str:
+    if result.status == "timeout":
+        return f"Running {name} took longer than {result.seconds:.0f} s, the limit."
+    if result.status == "out-of-memory":
+        return f"Running {name} used more memory than the limit allows."
+    return f"The process running {name} stopped ({result.status}): {result.detail or 'no detail'}."
+
+
+# --- comparing two files (trusted: data only) ------------------------------------------------------
+
+
+def changed_tensors(before: Path, after: Path, names: Sequence[str]) -> list[str]:
+    """The ``names`` whose values differ between two checked safetensors files (exact comparison).
+
+    Both files must have passed :func:`checked_file`: ``safetensors.numpy``
+    then only reads numbers, never code.
+    """
+    from safetensors.numpy import load_file
+
+    first, second = load_file(str(before)), load_file(str(after))
+    return [name for name in names if not np.array_equal(first[name], second[name])]

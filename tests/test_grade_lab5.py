@@ -1,0 +1,493 @@
+"""Grading lab 5 end to end: real notebooks, real sandboxes, the real saved networks, one class graded once.
+
+The class, graded in one batch with two workers under the quick profile's targets:
+
+* ``reference`` and ``reference-copy``: the solution notebook run once in the
+  quick profile, as a student would, with its artifacts;
+* ``untouched``: the released student notebook, no artifacts;
+* four seeded bugs in the notebook, each with the reference's artifacts: a
+  LeNet class with tanh for its first activation (its file still fits),
+  SpinalHead reading the wrong halves, SGD without weight decay, macro instead
+  of weighted averages;
+* three hand-ins of artifacts only (no notebook, so no notebook run and no
+  point for LeNet's class: the networks' parts are what they test): a transfer model whose features were
+  trained (not frozen), a ``metrics.json`` claiming a VGG width the file does
+  not have, and forged files (a pickle with a payload as ``lenet.safetensors``,
+  a link as ``vgg.safetensors``);
+* a forgery aimed at a probe: ``weighted_scores`` writes scikit-learn's answer
+  where the probe writes, then raises.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import nbformat
+import numpy as np
+import pytest
+
+from autograder import sandbox
+from autograder.grading import grade
+from autograder.labs import lab5_emnist_deep_models as lab5
+from autograder.options import GradingOptions
+from autograder.results import SubmissionResult
+from tests.notebooks import released_notebook, solution_notebook
+
+LAB = lab5.LAB
+POINTS = {"test-lenet-model": 3, "test-lenet-accuracy": 2, "test-spinal-head": 3, "test-optimizers": 2,
+          "test-vgg-accuracy": 4, "test-weighted-scores": 2, "test-transfer": 2}
+MODEL_PARTS = ("test-lenet-model", "test-lenet-accuracy", "test-vgg-accuracy", "test-transfer")
+NOTEBOOK_PARTS = ("test-spinal-head", "test-optimizers", "test-weighted-scores")
+NO_NOTEBOOK = ("test-lenet-model", *NOTEBOOK_PARTS)  # what a hand-in without its notebook loses
+
+WRONG_HALVES = ("inputs = halves[i % 2] if i == 0 else torch.cat([halves[i % 2], outputs[-1]], dim=1)",
+                "inputs = halves[i % 2] if i == 0 else torch.cat([halves[(i + 1) % 2], outputs[-1]], dim=1)")
+NO_WEIGHT_DECAY = ("""momentum=settings["momentum"],
+                           weight_decay=settings["weight_decay"])""", """momentum=settings["momentum"])""")
+MACRO = ('average="weighted"', 'average="macro"')
+TANH = ("nn.Conv2d(1, 6, kernel_size=5), nn.ReLU(inplace=True)", "nn.Conv2d(1, 6, kernel_size=5), nn.Tanh()")
+
+FORGE_SCORES = '''\
+# Forge the probe's answer: find the grader's labels, write scikit-learn's scores where the probe writes,
+# then raise.
+import glob, json, pathlib
+import numpy as np
+from sklearn import metrics
+
+
+def weighted_scores(y_true, y_pred):
+    found = sorted(glob.glob("/tmp/**/labels.npz", recursive=True))
+    out = pathlib.Path(".autograder-probe/test-weighted-scores")
+    for path in found:
+        with np.load(path) as data:
+            scores = []
+            for k in range(len(data.files) // 2):
+                true, predicted = data[f"true_{k}"], data[f"predicted_{k}"]
+                p, r, f, _ = metrics.precision_recall_fscore_support(true, predicted, average="weighted",
+                                                                     zero_division=0)
+                scores.append({"accuracy": metrics.accuracy_score(true, predicted), "precision": p,
+                               "recall": r, "f1": f})
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "scores.json").write_text(json.dumps(scores))
+    raise RuntimeError(f"forged scores from {found}")
+'''
+
+
+class Payload:
+    """Unpickling this makes a folder: the proof that a pickle was loaded."""
+
+    def __init__(self, marker: Path):
+        self.marker = str(marker)
+
+    def __reduce__(self):
+        return os.mkdir, (self.marker,)
+
+
+def options(mirror_dir: Path) -> GradingOptions:
+    return GradingOptions(
+        profile="quick", data_dir=mirror_dir, cell_timeout=60,
+        notebook_limits=sandbox.Limits(wall_seconds=300.0, memory_bytes=4 * 2**30, processes=256,
+                                       output_bytes=4 * 2**20, file_bytes=256 * 2**20, disk_bytes=2 * 2**30),
+    )
+
+
+def _write(notebook, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, folder / f"{LAB}.ipynb")
+
+
+def _with_source(cell_id: str, old: str, new: str):
+    notebook = nbformat.read(solution_notebook(LAB), as_version=4)
+    cell = next(c for c in notebook.cells if c.get("id") == cell_id)
+    assert cell.source.count(old) == 1, f"{old!r} must occur once in {cell_id}"
+    cell.source = cell.source.replace(old, new)
+    return notebook
+
+
+def _unfrozen(reference: Path, folder: Path) -> None:
+    """The reference's transfer model with its features moved, as training them would."""
+    from safetensors.torch import load_file, save_file
+
+    import torch
+
+    state = load_file(str(reference / "artifacts" / "mnist-transfer.safetensors"))
+    generator = torch.Generator().manual_seed(0)
+    for name in [name for name in state if name.startswith("features.") and name.endswith(".weight")]:
+        state[name] = state[name] + 1e-3 * torch.randn(state[name].shape, generator=generator)
+    save_file(state, str(folder / "artifacts" / "mnist-transfer.safetensors"))
+
+
+def build_class(reference: Path, class_dir: Path, marker: Path | None = None) -> None:
+    """The class in ``class_dir``; ``marker`` is where the pickle's payload would leave a trace if it ever ran."""
+    import torch
+
+    marker = marker or class_dir.parent / "payload-ran"
+
+    ignore = shutil.ignore_patterns(".kernels")
+    for student in ("reference", "reference-copy"):
+        shutil.copytree(reference, class_dir / student / LAB, ignore=ignore)
+    _write(nbformat.read(released_notebook(LAB), as_version=4), class_dir / "untouched" / LAB)
+    for student, cell_id, change in (("bug-lenet-tanh", "lenet-model", TANH),
+                                     ("bug-spinal-halves", "spinal-head", WRONG_HALVES),
+                                     ("bug-sgd-no-weight-decay", "optimizers", NO_WEIGHT_DECAY),
+                                     ("bug-macro-scores", "weighted-scores", MACRO)):
+        _write(_with_source(cell_id, *change), class_dir / student / LAB)
+        shutil.copytree(reference / "artifacts", class_dir / student / LAB / "artifacts")
+    forged = nbformat.read(released_notebook(LAB), as_version=4)
+    next(c for c in forged.cells if c.get("id") == "weighted-scores").source = FORGE_SCORES
+    _write(forged, class_dir / "forge-scores" / LAB)
+
+    for student in ("unfrozen-transfer", "claimed-width", "forged-files"):
+        shutil.copytree(reference / "artifacts", class_dir / student / LAB / "artifacts")
+    _unfrozen(reference, class_dir / "unfrozen-transfer" / LAB)
+    claimed = class_dir / "claimed-width" / LAB / "artifacts" / "metrics.json"
+    record = json.loads(claimed.read_text())
+    assert record["vgg"]["width"] == 0.25
+    record["vgg"]["width"] = 0.5  # the file holds a width-0.25 VGG
+    claimed.write_text(json.dumps(record))
+    files = class_dir / "forged-files" / LAB / "artifacts"
+    torch.save({"weights": Payload(marker)}, files / "lenet.safetensors")
+    (files / "vgg.safetensors").unlink()
+    (files / "vgg.safetensors").symlink_to(reference / "artifacts" / "vgg.safetensors")
+
+
+@pytest.fixture(scope="module")
+def reference(solution_run) -> Path:
+    """The solution notebook run once, as a student would, leaving its artifacts beside it."""
+    return solution_run(LAB).folder
+
+
+@pytest.fixture(scope="module")
+def marker(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("lab5-pickle") / "unpickled"
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory, reference, mirror_dir, marker) -> dict[str, SubmissionResult]:
+    if not sandbox.available():
+        pytest.fail("bubblewrap cannot create a sandbox here; the grading tests need it (see autograder/sandbox.py).")
+    root = tmp_path_factory.mktemp("lab5-class")
+    build_class(reference, root / "submissions", marker)
+    results = grade(LAB, root / "submissions", root / "graded", workers=2, options=options(mirror_dir))
+    return {result.student_id: result for result in results}
+
+
+def parts(result: SubmissionResult) -> dict:
+    return {part.part: part for part in result.parts}
+
+
+def summary(result: SubmissionResult) -> dict:
+    return {part.part: (part.verdict, part.message[:400]) for part in result.parts}
+
+
+def lost(result: SubmissionResult) -> set[str]:
+    return {part.part for part in result.parts if part.verdict != "pass"}
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+def test_the_reference_solution_gets_full_marks_from_the_grader_s_own_measurements(graded, reference):
+    import labkit
+
+    result = graded["reference"]
+    assert [part.part for part in result.parts] == list(POINTS)
+    assert {p: part.points for p, part in parts(result).items()} == POINTS, summary(result)
+    assert result.status == "graded" and result.grader_error is None
+    found, claimed = parts(result), json.loads((reference / "artifacts" / "metrics.json").read_text())
+    for part, model in (("test-lenet-accuracy", "lenet"), ("test-vgg-accuracy", "vgg"),
+                        ("test-transfer", "mnist-transfer")):
+        assert found[part].threshold == labkit.targets.target(LAB, model, "quick")
+        # measured by the grader, on the images the quick profile tests on: as the notebook measured
+        assert found[part].value == pytest.approx(claimed[model]["test_accuracy"], abs=1e-3), summary(result)
+        assert found[part].value >= found[part].threshold + 0.03, "the quick target must keep a margin"
+    assert "4,000 of the 23,265 held-out EMNIST ByClass images" in found["test-vgg-accuracy"].message
+    assert "the features were frozen" in found["test-transfer"].message
+    assert found["test-lenet-model"].value == "35,814 parameters"
+    reported = {test.grade_id: test.passed for test in result.notebook_tests}
+    assert reported == {"test-lenet-model": True, "test-spinal-head": True, "test-optimizers": True}
+    assert set(result.fingerprints) == {"lenet", "vgg", "mnist-transfer"}
+    print({student: r.seconds for student, r in graded.items()}, result.runs)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+def test_grading_twice_gives_identical_results(graded):
+    first, second = graded["reference"], graded["reference-copy"]
+    assert first.parts == second.parts
+    assert first.fingerprints == second.fingerprints
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+def test_the_untouched_notebook_gets_nothing_with_a_reason_for_every_part(graded):
+    result = graded["untouched"]
+    assert result.score == 0 and result.status == "graded", summary(result)
+    assert all(part.verdict == "fail" and part.message for part in result.parts)
+    found = parts(result)
+    assert "lenet.safetensors is missing" in found["test-lenet-accuracy"].message
+    assert "vgg.safetensors is missing" in found["test-vgg-accuracy"].message
+    for part in ("test-lenet-model", *NOTEBOOK_PARTS):
+        assert "NotImplementedError" in found[part].message, summary(result)
+    assert result.seconds < 120, result.seconds
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+@pytest.mark.parametrize("student, part, words", [
+    ("bug-lenet-tanh", "test-lenet-model", "computes another function than the table's network"),
+    ("bug-spinal-halves", "test-spinal-head", "the layers read the wrong inputs"),
+    ("bug-sgd-no-weight-decay", "test-optimizers", "match what SGD without weight decay does"),
+    ("bug-macro-scores", "test-weighted-scores", "These are macro averages"),
+])
+def test_each_seeded_bug_loses_exactly_its_part(graded, student, part, words):
+    result = graded[student]
+    assert lost(result) == {part}, summary(result)
+    assert words in parts(result)[part].message, summary(result)
+    assert result.score == sum(POINTS.values()) - POINTS[part]
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+def test_a_transfer_whose_features_moved_loses_the_transfer_part(graded):
+    result = graded["unfrozen-transfer"]
+    found = parts(result)
+    assert lost(result) == {"test-transfer", *NO_NOTEBOOK}, summary(result)
+    message = found["test-transfer"].message
+    assert found["test-transfer"].value >= found["test-transfer"].threshold  # its accuracy is not the problem
+    assert "differ from vgg.safetensors'" in message and "not frozen" in message
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+def test_a_claimed_width_the_file_does_not_have_gains_nothing(graded):
+    result = graded["claimed-width"]
+    found = parts(result)
+    assert lost(result) == {"test-vgg-accuracy", "test-transfer", *NO_NOTEBOOK}, summary(result)
+    assert "vgg.safetensors holds a VGG of width 0.25, but artifacts/metrics.json says width 0.5" in \
+        found["test-vgg-accuracy"].message
+    assert "cannot be checked" in found["test-transfer"].message
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+def test_a_pickle_and_a_link_are_never_loaded(graded, marker):
+    result = graded["forged-files"]
+    found = parts(result)
+    assert not marker.exists(), "a pickle was unpickled"
+    assert lost(result) == {"test-lenet-accuracy", "test-vgg-accuracy", "test-transfer", *NO_NOTEBOOK}, \
+        summary(result)
+    assert "is a pickle" in found["test-lenet-model"].message
+    assert "vgg.safetensors is missing" in found["test-vgg-accuracy"].message  # the link was not copied
+    assert any("vgg.safetensors" in note for note in result.notes), result.notes
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
+def test_scores_planted_where_the_probe_writes_gain_nothing(graded):
+    result = graded["forge-scores"]
+    message = parts(result)["test-weighted-scores"].message
+    assert "RuntimeError: forged scores from" in message and "labels.npz" in message, message  # it was in place
+    assert result.score == 0, summary(result)
+
+
+# --- the judging functions, without a sandbox ------------------------------------------------------------
+
+
+def test_the_vgg_choices_and_the_finetuning_rate_are_read_from_the_source_notebook():
+    from autograder import source
+
+    solution = source.read(solution_notebook(LAB))
+    choices = lab5.vgg_choices(solution)
+    assert choices.widths == (0.25, 0.5, 1.0) and dict(choices.options) == {"batch_norm": True}
+    assert source.settings(solution, "optimizers", "full")["FINETUNE_LEARNING_RATE"] == 1e-4
+
+
+def test_only_widths_the_notebook_offers_are_taken_from_metrics_json(tmp_path):
+    choices = lab5.VGGChoices((0.25, 0.5, 1.0), {"batch_norm": True})
+    path = tmp_path / "metrics.json"
+
+    def width(record):
+        path.write_text(json.dumps({"vgg": record}))
+        return lab5.vgg_width(path, "vgg", choices)
+
+    assert width({"width": 0.5, "options": {"batch_norm": True}}) == 0.5
+    for record, words in (({"width": 0.3, "options": {"batch_norm": True}}, "widths are 0.25, 0.5, 1"),
+                          ({"width": "0.5", "options": {"batch_norm": True}}, "width 0.5;"),
+                          ({"width": True, "options": {"batch_norm": True}}, "width True"),
+                          ({"width": 0.5, "options": {}}, "built with options {}"),
+                          ({"options": {"batch_norm": True}}, "no readable 'vgg' record")):
+        with pytest.raises(lab5.RecordError, match=words):
+            width(record)
+    path.write_text("[1, 2")
+    with pytest.raises(lab5.RecordError, match="no readable"):
+        lab5.vgg_width(path, "vgg", choices)
+    with pytest.raises(lab5.RecordError, match="is missing"):
+        lab5.vgg_width(tmp_path / "absent.json", "vgg", choices)
+
+
+def test_a_file_of_another_offered_width_is_named_as_such(tmp_path):
+    from autograder import torch_models
+    from labkit import models
+
+    by_width = {w: torch_models.reference("vgg", 62, w, {"batch_norm": True}) for w in (0.25, 0.5)}
+    path = models.save_state(models.VGG(num_classes=62, width=0.25, batch_norm=True), tmp_path / "vgg.safetensors")
+    assert "holds a VGG of width 0.25, but artifacts/metrics.json says width 0.5" in lab5.width_mismatch(
+        path, by_width[0.5], by_width)
+    other = models.save_state(models.VGG(num_classes=62, width=0.125, batch_norm=True), tmp_path / "other.safetensors")
+    assert lab5.width_mismatch(other, by_width[0.5], by_width) is None  # no offered width: the full list is shown
+
+
+def test_the_lenet_class_is_judged_by_its_outputs_with_its_own_weights(tmp_path):
+    from torch import nn
+
+    from autograder.probes.lab5_lenet import probe
+    from autograder.results import judged
+    from labkit import models
+
+    images = np.random.default_rng(0).normal(size=(lab5.LENET_IMAGES, 1, 28, 28)).astype(np.float32)
+    np.save(tmp_path / "lenet-inputs.npy", images)
+    file_passed = judged("test-lenet-model", 3, True, "the file fits", value="35,814 parameters")
+    file_failed = judged("test-lenet-model", 3, False, "lenet.safetensors is missing")
+
+    def verdict(lenet_class, file_part, name):
+        probe(lenet_class, tmp_path, tmp_path / name / "out")
+        result, came_back = lab5.lenet_class_part(file_part, images, tmp_path / name / "out")
+        return result.verdict, result.points, result.message
+
+    assert verdict(models.LeNet, file_passed, "good") == ("pass", 3, "the file fits")
+    assert verdict(models.LeNet, file_failed, "no-file")[:2] == ("fail", 0)
+
+    class TanhLeNet(models.LeNet):
+        def __init__(self, num_classes=62):
+            super().__init__(num_classes)
+            self.features[1] = nn.Tanh()
+
+    found = verdict(TanhLeNet, file_passed, "tanh")
+    assert found[0] == "fail" and "computes another function" in found[2]
+
+    class Wider(models.LeNet):
+        def __init__(self, num_classes=62):
+            super().__init__(num_classes, width=2.0)
+
+    assert "layers are not the table's" in verdict(Wider, file_passed, "wider")[2]
+    assert lab5.lenet_class_part(file_passed, images, tmp_path / "nothing" / "out")[1] is False
+
+
+def _spinal_out(tmp_path, spinal_head) -> Path:
+    """Run the probe (in this process: the classes here are trusted test code) and return its folder."""
+    from autograder.probes.lab5_spinal_head import probe
+
+    probe_dir = tmp_path / "in"
+    probe_dir.mkdir(parents=True, exist_ok=True)
+    (probe_dir / "heads.json").write_text(json.dumps(lab5.HEADS))
+    for k, array in enumerate(lab5.head_inputs()):
+        np.save(probe_dir / f"inputs-{k}.npy", array)
+    probe(spinal_head, probe_dir, tmp_path / "out")
+    return tmp_path / "out"
+
+
+def test_spinal_heads_are_judged_by_their_outputs_with_their_own_weights(tmp_path):
+    import torch
+    from torch.nn import functional as F
+
+    from labkit import models
+
+    def verdict(head_class, folder):
+        result, came_back = lab5.spinal_head_part("p", 3, lab5.head_inputs(), _spinal_out(tmp_path / folder, head_class))
+        return result.verdict, came_back, result.message
+
+    assert verdict(models.SpinalHead, "good")[:2] == ("pass", True)
+
+    class WrongHalves(models.SpinalHead):
+        def forward(self, x):
+            halves, outputs = (x[:, :self.half], x[:, self.half:]), []
+            for i, layer in enumerate(self.spinal):
+                inputs = halves[0] if i == 0 else torch.cat([halves[(i + 1) % 2], outputs[-1]], dim=1)
+                outputs.append(F.dropout(F.relu(layer(inputs)), self.dropout, training=self.training))
+            return self.classifier(torch.cat(outputs, dim=1))
+
+    class AlwaysDropout(models.SpinalHead):
+        def forward(self, x):
+            self.training = True
+            return super().forward(x)
+
+    class NoDropout(models.SpinalHead):
+        def forward(self, x):
+            self.training = False
+            return super().forward(x)
+
+    assert "the layers read the wrong inputs" in verdict(WrongHalves, "halves")[2]
+    assert "two different outputs for the same features in evaluation mode" in verdict(AlwaysDropout, "always")[2]
+    assert "dropout must be active while training" in verdict(NoDropout, "never")[2]
+    assert lab5.spinal_head_part("p", 3, lab5.head_inputs(), tmp_path / "nothing")[1] is False
+
+
+def test_optimizers_are_judged_by_the_steps_they_take(tmp_path):
+    import torch
+
+    from autograder.probes.lab5_optimizers import probe
+
+    start, gradients = lab5.optimizer_inputs()
+    reference = lab5.optimizer_reference(start, gradients, 1e-4)
+    probe_dir = tmp_path / "in"
+    probe_dir.mkdir()
+    np.savez(probe_dir / "start.npz", **start)
+    np.savez(probe_dir / "gradients.npz", **{f"{kind}_{k}": g[i] for k, g in enumerate(gradients)
+                                             for i, kind in enumerate(("weight", "bias"))})
+    (probe_dir / "settings.json").write_text(json.dumps(lab5.SETTINGS))
+
+    def verdict(pretrain, finetune, name):
+        probe(pretrain, finetune, probe_dir, tmp_path / name)
+        result, came_back = lab5.optimizers_part("p", 2, reference, tmp_path / name)
+        return result.verdict, result.message
+
+    def good_sgd(parameters, s):
+        return torch.optim.SGD(parameters, lr=s["learning_rate"], momentum=s["momentum"], weight_decay=s["weight_decay"])
+
+    def adam(parameters):
+        return torch.optim.Adam(parameters, lr=1e-4)
+
+    assert verdict(good_sgd, adam, "good")[0] == "pass"
+    no_momentum = verdict(lambda p, s: torch.optim.SGD(p, lr=s["learning_rate"], weight_decay=s["weight_decay"]),
+                          adam, "momentum")
+    assert no_momentum[0] == "fail" and "match what SGD without momentum does" in no_momentum[1]
+    assert "'momentum': 0.0" not in no_momentum[1]  # the setting without momentum is not blamed
+    fast_adam = verdict(good_sgd, lambda p: torch.optim.Adam(p), "adam")
+    assert "Adam with its default learning rate 0.001" in fast_adam[1] and "pretrain_optimizer" not in fast_adam[1]
+
+
+def test_weighted_scores_are_compared_with_scikit_learn(tmp_path):
+    from sklearn import metrics
+
+    pairs = lab5.score_labels()
+    expected = [lab5.reference_scores(*pair) for pair in pairs]
+    macro = [lab5.reference_scores(*pair, "macro") for pair in pairs]
+    out = tmp_path / "out"
+    out.mkdir()
+
+    def verdict(average):
+        found = []
+        for true, predicted in pairs:
+            p, r, f, _ = metrics.precision_recall_fscore_support(true, predicted, average=average, zero_division=0)
+            found.append({"accuracy": metrics.accuracy_score(true, predicted), "precision": p, "recall": r, "f1": f})
+        (out / "scores.json").write_text(json.dumps(found))
+        result, _ = lab5.weighted_scores_part("p", 2, expected, macro, out)
+        return result.verdict, result.message
+
+    assert verdict("weighted")[0] == "pass"
+    assert "These are macro averages" in verdict("macro")[1]
+    assert verdict("micro")[0] == "fail"
+    (out / "scores.json").write_text(json.dumps([{"accuracy": float("nan")}]))
+    assert "four finite numbers" in lab5.weighted_scores_part("p", 2, expected, macro, out)[0].message
+    assert verdict("weighted")[0] == "pass"
+    linked = tmp_path / "linked"  # a folder link, as a notebook could leave in place of the probe's folder
+    linked.symlink_to(out)
+    assert lab5.weighted_scores_part("p", 2, expected, macro, linked)[:2] == (
+        lab5.judged("p", 2, False, "weighted_scores gave no scores back."), False)
+    (tmp_path / "elsewhere.json").write_bytes((out / "scores.json").read_bytes())
+    (out / "scores.json").unlink()
+    (out / "scores.json").symlink_to(tmp_path / "elsewhere.json")
+    assert lab5.weighted_scores_part("p", 2, expected, macro, out)[0].verdict == "fail"
