@@ -41,6 +41,8 @@ DEMO_CLASSES = {
 }
 """lab -> the students of its demo class, named as in its grading tests."""
 DEFAULT_OUT = Path("demo-output") / "grading"
+REFERENCE_CELL_TIMEOUT = 1800
+"""Seconds one cell of a reference run may take: a busy laptop is slow, and the demo should wait for it."""
 
 
 def build_demo_class(lab: str, scratch: Path, class_dir: Path) -> None:
@@ -54,7 +56,7 @@ def build_demo_class(lab: str, scratch: Path, class_dir: Path) -> None:
     reference.mkdir(parents=True)
     shutil.copyfile(solution_notebook(lab), reference / f"{lab}.ipynb")
     print(f"training the reference solution of {lab} (quick profile) ...", flush=True)
-    execute(reference / f"{lab}.ipynb", reference)
+    execute(reference / f"{lab}.ipynb", reference, cell_timeout=REFERENCE_CELL_TIMEOUT)
     shutil.rmtree(reference / ".kernels", ignore_errors=True)
     students = DEMO_CLASSES[lab]
     if lab == corpus.LAB:

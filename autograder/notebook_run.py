@@ -58,8 +58,8 @@ class NotebookRun:
         """The probe cell ``name`` as it ran, or None."""
         if self.executed is None:
             return None
-        return next((cell for cell in self.executed.cells
-                     if cell.get("metadata", {}).get("autograder") == f"probe:{name}"), None)
+        found = [cell for cell in self.executed.cells if cell.get("metadata", {}).get("autograder") == f"probe:{name}"]
+        return found[-1] if found else None
 
 
 def probe_out(workdir: Path, name: str) -> Path:
@@ -104,9 +104,11 @@ def run(notebook: nbformat.NotebookNode, workdir: Path, probe_dir: Path, probe_c
 
 
 def without_cells(notebook: nbformat.NotebookNode, ids: frozenset[str]) -> nbformat.NotebookNode:
-    """``notebook`` without the cells whose Jupyter id is in ``ids``."""
-    kept = copy.copy(notebook)
-    kept.cells = [cell for cell in notebook.cells if cell.get("id") not in ids]
+    """``notebook`` without the cells whose Jupyter id is in ``ids``, and no cell marked as the grader's."""
+    kept = copy.deepcopy(notebook)
+    kept.cells = [cell for cell in kept.cells if cell.get("id") not in ids]
+    for cell in kept.cells:
+        cell.get("metadata", {}).pop("autograder", None)  # only the probe cells appended here carry it
     return kept
 
 

@@ -179,3 +179,17 @@ def test_a_probe_s_files_are_judged_only_when_the_run_and_the_probe_cell_finishe
     assert notebook_parts._judged(run("timeout", "timeout", False), probed, options).verdict == "timeout"
     ended = notebook_parts._judged(run("ok", "completed", False), probed, options)
     assert ended.verdict == "fail" and "gave no result" in ended.message
+
+
+def test_only_the_grader_s_own_cells_are_taken_for_probe_cells():
+    """A student cell marked as a probe is unmarked before the run, so it can never stand for the probe."""
+    from autograder import notebook_run
+
+    decoy = nbformat.v4.new_code_cell("planted = True")
+    decoy.metadata["autograder"] = "probe:p"
+    training = nbformat.v4.new_code_cell("train()")
+    training["id"] = "train"
+    notebook = nbformat.v4.new_notebook(cells=[decoy, training])
+    kept = notebook_run.without_cells(notebook, frozenset({"train"}))
+    assert [cell.source for cell in kept.cells] == ["planted = True"]
+    assert "autograder" not in kept.cells[0].metadata and decoy.metadata["autograder"] == "probe:p"

@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 from pathlib import Path
 
+from autograder import source
 from autograder.release import repository_root
 
 LABS = {
@@ -24,9 +25,16 @@ LABS = {
 
 
 class LabGrader:
-    """What every lab's grader shares: where the lab's two notebooks are."""
+    """What every lab's grader shares: where the lab's two notebooks are, and what the source says."""
 
     lab: str
+
+    def read_source(self, parts: set[str]):
+        """The source notebook and its graded cells' points, refusing cells this grader does not judge."""
+        solution = source.read(self.source_notebook())
+        points = source.graded_points(solution)
+        source.expect_graded_cells(points, parts, self.lab, type(self).__module__.replace(".", "/") + ".py")
+        return solution, points
 
     def source_notebook(self) -> Path:
         return repository_root() / "solutions" / self.lab / f"{self.lab}.ipynb"

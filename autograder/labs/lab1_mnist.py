@@ -78,10 +78,8 @@ class Grader(LabGrader):
         """Evaluation images, the step probe's inputs and the reference facts, once per batch."""
         import labkit
 
-        solution = source.read(self.source_notebook())
-        points = source.graded_points(solution)
-        expected = {part for model in MODELS for part in (model.model_part, model.accuracy_part)} | {TRAIN_STEP}
-        source.expect_graded_cells(points, expected, LAB, "autograder/labs/lab1_mnist.py")
+        solution, points = self.read_source(
+            {part for model in MODELS for part in (model.model_part, model.accuracy_part)} | {TRAIN_STEP})
         checks = {model.model_part: source.architecture_check(solution, model.model_part) for model in MODELS}
         targets = {model.name: labkit.targets.target(LAB, model.name, options.profile) for model in MODELS}
         images, labels = labkit.data.load("mnist", "test")

@@ -118,10 +118,7 @@ class Grader(LabGrader):
         """Evaluation images, the probe's probabilities and the reference facts, once per batch."""
         import labkit
 
-        solution = source.read(self.source_notebook())
-        points = source.graded_points(solution)
-        source.expect_graded_cells(points, {CNN.model_part, CNN.accuracy_part, TRAINING, PREDICTED_CLASSES},
-                                   LAB, "autograder/labs/lab2_fashion_mnist.py")
+        solution, points = self.read_source({CNN.model_part, CNN.accuracy_part, TRAINING, PREDICTED_CLASSES})
         _, train_labels = labkit.data.load("fashion-mnist", "train")
         images, labels = labkit.data.load("fashion-mnist", "test")
         evaluation = keras_models.write_evaluation_set(scratch / "evaluation", prepare(images), labels, CLASSES)

@@ -23,6 +23,8 @@ test cells that do not need a trained model).
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 from dataclasses import dataclass
@@ -95,13 +97,9 @@ class Grader(LabGrader):
         import keras
 
         import labkit
-        from autograder.probes.annealer import rates_while_driven
 
-        solution = source.read(self.source_notebook())
-        points = source.graded_points(solution)
-        expected = {part for model in MODELS for part in (model.model_part, model.accuracy_part)}
-        source.expect_graded_cells(points, expected | {ANNEALER, AUGMENTATION}, LAB,
-                                   "autograder/labs/lab3_annealing_augmentation.py")
+        solution, points = self.read_source(
+            {part for model in MODELS for part in (model.model_part, model.accuracy_part)} | {ANNEALER, AUGMENTATION})
         test_images, test_labels = labkit.data.load("mnist", "test")
         evaluation = keras_models.write_evaluation_set(scratch / "evaluation", prepare(test_images), test_labels,
                                                        CLASSES)
@@ -123,7 +121,7 @@ class Grader(LabGrader):
             sandbox.readable_by_all(folder)
         return Context(points, source.architecture_check(solution, "test-cnn-model"),
                        {model.name: labkit.targets.target(LAB, model.name, options.profile) for model in MODELS},
-                       evaluation, probe_dir, rates_while_driven(build_annealer(), EPOCH_LOGS, INITIAL_RATE),
+                       evaluation, probe_dir, reference_rates(build_annealer),
                        layer_settings(build_augmentation()), images, source.read(self.released_notebook()),
                        options)
 
@@ -178,6 +176,14 @@ def only_for_the_cnn(accuracy: PartResult, architecture: PartResult, file: str) 
     return judged(accuracy.part, accuracy.max_points, False,
                   f"{file} is not build_cnn's CNN, so its accuracy ({accuracy.value:.2%}) does not count. "
                   f"{architecture.message}", value=accuracy.value, threshold=accuracy.threshold)
+
+
+def reference_rates(build_annealer) -> np.ndarray:
+    """The reference annealer's learning rates through :data:`EPOCH_LOGS`, its messages kept off the grader's output."""
+    from autograder.probes.annealer import rates_while_driven
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        return rates_while_driven(build_annealer(), EPOCH_LOGS, INITIAL_RATE)
 
 
 def layer_settings(augmentation) -> list[dict]:

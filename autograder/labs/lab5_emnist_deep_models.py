@@ -309,10 +309,8 @@ class Grader(LabGrader):
         import labkit
         from labkit.data import partition
 
-        solution = source.read(self.source_notebook())
-        points = source.graded_points(solution)
-        graded = {LENET_MODEL, LENET_ACCURACY, SPINAL_HEAD, OPTIMIZERS, VGG_ACCURACY, WEIGHTED_SCORES, TRANSFER}
-        source.expect_graded_cells(points, graded, LAB, "autograder/labs/lab5_emnist_deep_models.py")
+        solution, points = self.read_source(
+            {LENET_MODEL, LENET_ACCURACY, SPINAL_HEAD, OPTIMIZERS, VGG_ACCURACY, WEIGHTED_SCORES, TRANSFER})
         lenet_parameters = int(source.architecture_check(solution, LENET_MODEL).check["params"])
         lenet = torch_models.reference("lenet", CLASSES, 1.0, {})
         if lenet.parameter_count != lenet_parameters:
