@@ -24,8 +24,8 @@ import pytest
 from autograder import sandbox
 from autograder.grading import grade
 from autograder.labs import lab4_emnist_baselines as lab4
-from autograder.options import GradingOptions
 from autograder.results import SubmissionResult
+from tests.grading_class import options, parts, summary, with_source as _with_source, write_notebook as _write
 from tests.notebooks import released_notebook, solution_notebook
 
 LAB = lab4.LAB
@@ -80,25 +80,7 @@ def early_stopping():
 """
 
 
-def options(mirror_dir: Path) -> GradingOptions:
-    return GradingOptions(
-        profile="quick", data_dir=mirror_dir, cell_timeout=60,
-        notebook_limits=sandbox.Limits(wall_seconds=300.0, memory_bytes=4 * 2**30, processes=256,
-                                       output_bytes=4 * 2**20, file_bytes=256 * 2**20, disk_bytes=2 * 2**30),
-    )
 
-
-def _write(notebook, folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    nbformat.write(notebook, folder / f"{LAB}.ipynb")
-
-
-def _with_source(path: Path, cell_id: str, old: str, new: str):
-    notebook = nbformat.read(path, as_version=4)
-    cell = next(c for c in notebook.cells if c.get("id") == cell_id)
-    assert cell.source.count(old) == 1, f"{old!r} must occur once in {cell_id}"
-    cell.source = cell.source.replace(old, new)
-    return notebook
 
 
 def build_class(reference: Path, class_dir: Path) -> None:
@@ -145,12 +127,6 @@ def graded(tmp_path_factory, reference, mirror_dir) -> dict[str, SubmissionResul
     return {result.student_id: result for result in results}
 
 
-def parts(result: SubmissionResult) -> dict:
-    return {part.part: part for part in result.parts}
-
-
-def summary(result: SubmissionResult) -> dict:
-    return {part.part: (part.verdict, part.message[:300]) for part in result.parts}
 
 
 @pytest.mark.slow

@@ -32,8 +32,9 @@ import pytest
 from autograder import sandbox
 from autograder.grading import grade
 from autograder.labs import lab5_emnist_deep_models as lab5
-from autograder.options import GradingOptions
 from autograder.results import SubmissionResult
+from tests.grading_class import options, parts, with_source, write_notebook as _write
+from tests.grading_class import summary as _summary
 from tests.notebooks import released_notebook, solution_notebook
 
 LAB = lab5.LAB
@@ -86,25 +87,10 @@ class Payload:
         return os.mkdir, (self.marker,)
 
 
-def options(mirror_dir: Path) -> GradingOptions:
-    return GradingOptions(
-        profile="quick", data_dir=mirror_dir, cell_timeout=60,
-        notebook_limits=sandbox.Limits(wall_seconds=300.0, memory_bytes=4 * 2**30, processes=256,
-                                       output_bytes=4 * 2**20, file_bytes=256 * 2**20, disk_bytes=2 * 2**30),
-    )
-
-
-def _write(notebook, folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    nbformat.write(notebook, folder / f"{LAB}.ipynb")
 
 
 def _with_source(cell_id: str, old: str, new: str):
-    notebook = nbformat.read(solution_notebook(LAB), as_version=4)
-    cell = next(c for c in notebook.cells if c.get("id") == cell_id)
-    assert cell.source.count(old) == 1, f"{old!r} must occur once in {cell_id}"
-    cell.source = cell.source.replace(old, new)
-    return notebook
+    return with_source(solution_notebook(LAB), cell_id, old, new)
 
 
 def _unfrozen(reference: Path, folder: Path) -> None:
@@ -175,12 +161,10 @@ def graded(tmp_path_factory, reference, mirror_dir, marker) -> dict[str, Submiss
     return {result.student_id: result for result in results}
 
 
-def parts(result: SubmissionResult) -> dict:
-    return {part.part: part for part in result.parts}
 
 
 def summary(result: SubmissionResult) -> dict:
-    return {part.part: (part.verdict, part.message[:400]) for part in result.parts}
+    return _summary(result, 400)
 
 
 def lost(result: SubmissionResult) -> set[str]:

@@ -1,0 +1,44 @@
+"""What the per-lab grading tests share: how their class is written and graded, and how a result reads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+
+from autograder import sandbox
+from autograder.options import GradingOptions
+from autograder.results import SubmissionResult
+
+
+def options(mirror_dir: Path, cell_timeout: int = 60) -> GradingOptions:
+    """The grading tests' batch settings: the quick profile's targets, limits a test run can afford."""
+    return GradingOptions(
+        profile="quick", data_dir=mirror_dir, cell_timeout=cell_timeout,
+        notebook_limits=sandbox.Limits(wall_seconds=300.0, memory_bytes=4 * 2**30, processes=256,
+                                       output_bytes=4 * 2**20, file_bytes=256 * 2**20, disk_bytes=2 * 2**30),
+    )
+
+
+def write_notebook(notebook, folder: Path) -> None:
+    """Hand ``notebook`` in as ``folder/<lab>.ipynb``, the lab being the folder's name."""
+    folder.mkdir(parents=True, exist_ok=True)
+    nbformat.write(notebook, folder / f"{folder.name}.ipynb")
+
+
+def with_source(path: Path, cell_id: str, old: str, new: str):
+    """The notebook at ``path`` with ``old`` replaced by ``new`` in cell ``cell_id``, where it occurs once."""
+    notebook = nbformat.read(path, as_version=4)
+    cell = next(c for c in notebook.cells if c.get("id") == cell_id)
+    assert cell.source.count(old) == 1, f"{old!r} must occur once in {cell_id}"
+    cell.source = cell.source.replace(old, new)
+    return notebook
+
+
+def parts(result: SubmissionResult) -> dict:
+    return {part.part: part for part in result.parts}
+
+
+def summary(result: SubmissionResult, length: int = 300) -> dict:
+    """Each part's verdict and the start of its message: what an assertion shows when it fails."""
+    return {part.part: (part.verdict, part.message[:length]) for part in result.parts}
