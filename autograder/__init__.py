@@ -19,7 +19,7 @@ def grade(lab, submissions, out, workers=1, **options):
     """Grade ``submissions/<student>/<lab>/`` into ``out``; see :func:`autograder.grading.grade`.
 
     ``options`` are :class:`autograder.options.GradingOptions` fields
-    (``profile="quick"``, ``data_dir=...``, limits).
+    (``profile="quick"``, ``data_dir=...``, ``evaluation_dir=...``, limits).
     """
     from autograder.grading import grade as grade_class
     from autograder.options import GradingOptions

@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--workers", type=int, default=1, help="submissions graded at once (default 1)")
     grade.add_argument("--profile", choices=("full", "quick"), default="full",
                        help="whose accuracy targets apply (default full, the course's)")
+    grade.add_argument("--evaluation", type=Path, metavar="DIR", default=None,
+                       help="score the models on DIR/<LAB>.npz, the instructor's private images and labels "
+                       "(see autograder.evaluation_sets), instead of the lab's default test images")
     grade.set_defaults(run=run_grade)
     upload = commands.add_parser(
         "comet-upload",
@@ -88,9 +91,9 @@ def run_grade(args: argparse.Namespace) -> int:
         print(f"{result.student_id:<20} {result.score:g}/{result.max_score:g} {result.status}"
               f"{' (unchanged, not regraded)' if reused else f' in {result.seconds:.0f} s'}", flush=True)
 
-    options = GradingOptions(profile=args.profile)
+    options = GradingOptions(profile=args.profile, evaluation_dir=args.evaluation)
     results = grade(args.lab, args.submissions, args.out, workers=args.workers, options=options,
-                    progress=show)
+                    progress=show)  # a wrong --evaluation file raises EvaluationSetError, a ValueError
     print(f"{len(results)} submission(s) graded: {args.out / 'grades.csv'}, feedback in {args.out / 'feedback'}")
     kept = comet_upload.kept_root(args.out, args.lab)
     if kept.is_dir():

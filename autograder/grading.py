@@ -21,13 +21,13 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from autograder import comet_review, comet_upload, feedback, gradebook, labs, submissions
+from autograder import comet_review, comet_upload, evaluation_sets, feedback, gradebook, labs, submissions
 from autograder.options import GradingOptions
 from autograder.results import SubmissionResult, not_judged, read_result, write_result
 
 log = logging.getLogger(__name__)
 
-GRADER_VERSION = "2"
+GRADER_VERSION = "3"
 """Part of every submission's content hash: bump it when grading changes, so old results are redone."""
 
 
@@ -52,7 +52,9 @@ def grade(lab: str, submissions_dir: str | Path, out: str | Path, *, workers: in
         sandboxes. The workers are spawned, so a script calling this needs the
         usual ``if __name__ == "__main__":`` guard.
     options : GradingOptions
-        Profile (which targets apply) and limits.
+        Profile (which targets apply), limits and the evaluation set. A private
+        evaluation file that is missing or malformed raises
+        :class:`autograder.evaluation_sets.EvaluationSetError` before anything is graded.
     progress : callable, optional
         Called as ``progress(result, reused)`` after each submission.
 
@@ -70,9 +72,10 @@ def grade(lab: str, submissions_dir: str | Path, out: str | Path, *, workers: in
     found, refused = submissions.find(Path(submissions_dir), lab)
     for line in refused:
         log.warning("skipped %s", line)
-    out.mkdir(parents=True, exist_ok=True)
     identity = (GRADER_VERSION, options.profile, submissions.file_hash(grader.source_notebook()),
-                submissions.file_hash(grader.released_notebook()))
+                submissions.file_hash(grader.released_notebook()),
+                evaluation_sets.fingerprint(options.evaluation_dir, lab))
+    out.mkdir(parents=True, exist_ok=True)
     results: dict[str, SubmissionResult] = {}
     with tempfile.TemporaryDirectory(prefix=f"labkit-grading-{lab}-") as scratch:
         scratch = Path(scratch)

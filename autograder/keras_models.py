@@ -21,11 +21,16 @@ from typing import Any
 
 import numpy as np
 
-from autograder import probes, sandbox
+from autograder import evaluation_sets, probes, sandbox
 from autograder.results import SANDBOX_VERDICTS, PartResult, judged, not_judged
 
 MAX_MODEL_BYTES = 32 * 2**20
 MAX_SUMMARY_BYTES = 2**20
+
+
+def prepare(images: np.ndarray) -> np.ndarray:
+    """As every Keras lab's ``prepare``: uint8 (N, 28, 28) -> float32 (N, 28, 28, 1) in [0, 1]."""
+    return (np.asarray(images, dtype="float32") / 255.0)[..., np.newaxis]
 
 
 @dataclass(frozen=True)
@@ -35,18 +40,19 @@ class EvaluationSet:
     folder: Path
     labels: np.ndarray
     classes: int
+    description: str  # completes "... reaches 98.1% on <description>"
 
     @property
     def inputs(self) -> Path:
         return self.folder / "inputs.npy"
 
 
-def write_evaluation_set(folder: Path, inputs: np.ndarray, labels: np.ndarray, classes: int) -> EvaluationSet:
-    """Put the images and the probe script in ``folder`` (mounted read-only into each probe run)."""
+def write_evaluation_set(folder: Path, images: evaluation_sets.Images, classes: int) -> EvaluationSet:
+    """Put the prepared images and the probe script in ``folder`` (mounted read-only into each probe run)."""
     folder.mkdir(parents=True, exist_ok=True)
-    np.save(folder / "inputs.npy", np.ascontiguousarray(inputs, dtype=np.float32), allow_pickle=False)
+    np.save(folder / "inputs.npy", prepare(images.images), allow_pickle=False)
     shutil.copyfile(probes.KERAS_MODEL, folder / probes.KERAS_MODEL.name)
-    return EvaluationSet(folder, np.asarray(labels), classes)
+    return EvaluationSet(folder, np.asarray(images.labels), classes, images.description)
 
 
 @dataclass(frozen=True)
@@ -237,9 +243,14 @@ def architecture_part(part: str, points: float, found: ModelProbe, spec: Sequenc
                   value=f"{found.summary.params:,} parameters", threshold=check.get("params"))
 
 
-def accuracy_part(part: str, points: float, found: ModelProbe, labels: np.ndarray, target: float,
+def accuracy_part(part: str, points: float, found: ModelProbe, evaluation, target: float,
                   what: str) -> PartResult:
-    """The accuracy measured from the probe's predictions, against the lab's target."""
+    """The accuracy measured from the probe's predictions, against the lab's target.
+
+    ``evaluation`` is this module's or :mod:`autograder.torch_models`'s
+    ``EvaluationSet``: its ``labels``, and its ``description`` for the message.
+    """
+    labels = evaluation.labels
     if found.predictions is None:
         reason = found.problem or "The model gave no predictions."
         if found.verdict == "fail":
@@ -247,7 +258,7 @@ def accuracy_part(part: str, points: float, found: ModelProbe, labels: np.ndarra
         return not_judged(part, points, found.verdict, reason)
     accuracy = float(np.mean(found.predictions.argmax(axis=1) == labels))
     passed = accuracy >= target
-    message = (f"{what} reaches {accuracy:.2%} on the {len(labels):,} evaluation images, "
+    message = (f"{what} reaches {accuracy:.2%} on {evaluation.description}, "
                f"{'at or above' if passed else 'below'} the target of {target:.1%}.")
     return judged(part, points, passed, message, value=round(accuracy, 6), threshold=target)
 
@@ -287,7 +298,7 @@ def grade_model(folder: Path, model: SavedModel, points: Mapping[str, float], ch
     return GradedModel(
         found,
         architecture_part(model.model_part, points[model.model_part], found, check.spec, check.check),
-        accuracy_part(model.accuracy_part, points[model.accuracy_part], found, evaluation.labels, target,
+        accuracy_part(model.accuracy_part, points[model.accuracy_part], found, evaluation, target,
                       model.what),
         fingerprint,
         {"seconds": round(found.seconds, 2), "peak_memory_bytes": found.peak_memory_bytes})

@@ -25,6 +25,9 @@ class GradingOptions:
         some per core: the task limit leaves room for a many-core machine.
     data_dir
         The read-only dataset mirror the notebook may read; ``LABKIT_DATA_DIR`` by default.
+    evaluation_dir
+        A folder of private evaluation sets, ``<lab>.npz`` each (see
+        :mod:`autograder.evaluation_sets`); ``None`` scores on each lab's default set.
     """
 
     profile: str = "full"
@@ -36,6 +39,7 @@ class GradingOptions:
         wall_seconds=180.0, memory_bytes=4 * 2**30, processes=512, output_bytes=2**20,
         file_bytes=256 * 2**20, disk_bytes=512 * 2**20))
     data_dir: Path | None = field(default_factory=lambda: _data_dir_from_environment())
+    evaluation_dir: Path | None = None
 
 
 def _data_dir_from_environment() -> Path | None:

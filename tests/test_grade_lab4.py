@@ -144,7 +144,7 @@ def test_the_reference_solution_gets_full_marks_from_the_grader_s_own_measuremen
         accuracy = parts(result)[f"test-{model}-accuracy"]
         assert accuracy.threshold == labkit.targets.target(LAB, model, "quick")
         assert accuracy.value == pytest.approx(claimed[model]["test_accuracy"], abs=1e-4)  # the grader's own
-        assert "23,265 evaluation images" in accuracy.message
+        assert "the 23,265 held-out EMNIST ByMerge images" in accuracy.message
     assert parts(result)["test-early-stopping"].value == "4 of 4 runs"
     assert all(test.passed for test in result.notebook_tests), result.notebook_tests
     assert [test.grade_id for test in result.notebook_tests] == [p for p in POINTS if p not in lab4.SKIP]

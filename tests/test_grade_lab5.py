@@ -20,9 +20,12 @@ The class, graded in one batch with two workers under the quick profile's target
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import nbformat
@@ -32,7 +35,7 @@ import pytest
 from autograder import sandbox
 from autograder.grading import grade
 from autograder.labs import lab5_emnist_deep_models as lab5
-from autograder.results import SubmissionResult
+from autograder.results import SubmissionResult, read_result
 from tests.grading_class import options, parts, with_source, write_notebook as _write
 from tests.grading_class import summary as _summary
 from tests.notebooks import released_notebook, solution_notebook
@@ -275,6 +278,66 @@ def test_scores_planted_where_the_probe_writes_gain_nothing(graded):
     message = parts(result)["test-weighted-scores"].message
     assert "RuntimeError: forged scores from" in message and "labels.npz" in message, message  # it was in place
     assert result.score == 0, summary(result)
+
+
+def _lenet_accuracy(reference: Path, images, labels) -> float:
+    """The reference LeNet's accuracy, measured here in the test's own process, as a check on the grader."""
+    import torch
+
+    import labkit
+
+    model = labkit.models.load_state(labkit.models.build("lenet", num_classes=lab5.CLASSES),
+                                     reference / "artifacts" / "lenet.safetensors").eval()
+    inputs, _ = labkit.data.to_torch_tensors(images, labels, normalize=lab5.NORMALIZATION)
+    with torch.no_grad():
+        predicted = model(inputs).argmax(dim=1).numpy()
+    return float(np.mean(predicted == labels))
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_a_private_evaluation_set_is_what_the_models_are_scored_on(tmp_path, reference, mirror_dir):
+    """``--evaluation DIR``: accuracies are measured on DIR/<lab>.npz, its labels decide, a new file regrades."""
+    import labkit
+    from labkit.data import partition
+
+    from autograder import evaluation_sets
+
+    held_out = partition.load("emnist-byclass", "test")
+    rows = labkit.data.stratified_indices(held_out.labels, 500, seed=11)  # not the default sample
+    images, labels = held_out.images[rows], held_out.labels[rows]
+    digits, digit_labels = labkit.data.load("mnist", "test")
+    digits, digit_labels = digits[-300:], digit_labels[-300:]
+    private = tmp_path / "private"
+    path = evaluation_sets.private_file(private, LAB)
+    evaluation_sets.write_private_set(path, images, labels, lab5.CLASSES,  # the digits' labels all wrong
+                                      mnist_images=digits, mnist_labels=(digit_labels + 1) % 10)
+    shutil.copytree(reference, tmp_path / "class" / "reference" / LAB, ignore=shutil.ignore_patterns(".kernels"))
+    out = tmp_path / "graded"
+
+    ran = subprocess.run([sys.executable, "-m", "autograder", "grade", LAB, str(tmp_path / "class"), "--out",
+                          str(out), "--profile", "quick", "--evaluation", str(private)],
+                         capture_output=True, text=True, timeout=600, env={**os.environ,
+                                                                           "LABKIT_DATA_DIR": str(mirror_dir)})
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    first = read_result(out / "results" / LAB / "reference.json")
+    found = parts(first)
+    assert found["test-lenet-accuracy"].value == pytest.approx(_lenet_accuracy(reference, images, labels),
+                                                               abs=1e-6), summary(first)
+    assert "the instructor's 500 private evaluation images (lab5-emnist-deep-models.npz)" in \
+        found["test-vgg-accuracy"].message
+    assert found["test-vgg-accuracy"].verdict == "pass", summary(first)
+    transfer = found["test-transfer"]
+    assert transfer.verdict == "fail" and transfer.value < 0.1, summary(first)  # the file's labels decided
+    assert "the instructor's 300 private evaluation MNIST images" in transfer.message
+
+    evaluation_sets.write_private_set(path, images, labels, lab5.CLASSES, mnist_images=digits,
+                                      mnist_labels=digit_labels)
+    again = grade(LAB, tmp_path / "class", out, options=dataclasses.replace(options(mirror_dir),
+                                                                               evaluation_dir=private))
+    assert again[0].content_hash != first.content_hash  # graded again, not reused
+    assert parts(again[0])["test-transfer"].verdict == "pass", summary(again[0])
+    assert parts(again[0])["test-lenet-accuracy"].value == found["test-lenet-accuracy"].value
 
 
 # --- the judging functions, without a sandbox ------------------------------------------------------------

@@ -18,7 +18,9 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder import comet_review, keras_models, keras_steps, notebook_parts, notebook_run, sandbox, source
+from autograder import (
+    comet_review, evaluation_sets, keras_models, keras_steps, notebook_parts, notebook_run, sandbox, source
+)
 from autograder.keras_models import SavedModel
 from autograder.options import GradingOptions
 from autograder.labs import LabGrader
@@ -37,11 +39,6 @@ TRAIN_STEP = "test-train-step"
 STEP_BATCH = 32
 STEP_STARTS = 2
 STEP_SEED = 1
-
-
-def prepare(images: np.ndarray) -> np.ndarray:
-    """As the notebook's ``prepare``: uint8 (N, 28, 28) -> float32 (N, 28, 28, 1) in [0, 1]."""
-    return (np.asarray(images, dtype="float32") / 255.0)[..., np.newaxis]
 
 
 def reference_step(model, batch) -> None:
@@ -82,11 +79,12 @@ class Grader(LabGrader):
             {part for model in MODELS for part in (model.model_part, model.accuracy_part)} | {TRAIN_STEP})
         checks = {model.model_part: source.architecture_check(solution, model.model_part) for model in MODELS}
         targets = {model.name: labkit.targets.target(LAB, model.name, options.profile) for model in MODELS}
-        images, labels = labkit.data.load("mnist", "test")
-        evaluation = keras_models.write_evaluation_set(scratch / "evaluation", prepare(images), labels, CLASSES)
+        evaluation = keras_models.write_evaluation_set(scratch / "evaluation", evaluation_sets.images_for(
+            options.evaluation_dir, LAB, CLASSES, lambda: evaluation_sets.official_test_set("mnist", "MNIST")),
+            CLASSES)
         train_images, train_labels = labkit.data.load("mnist", "train")
         chosen = labkit.data.stratified_indices(train_labels, STEP_BATCH, seed=STEP_SEED)
-        step = keras_steps.write_step_probe(scratch / "step", prepare(train_images[chosen]),
+        step = keras_steps.write_step_probe(scratch / "step", keras_models.prepare(train_images[chosen]),
                                             np.asarray(train_labels[chosen]), STEP_STARTS, STEP_SEED,
                                             reference_step)
         notebook_run.install_runner(step.folder)

@@ -37,7 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder import comet_review, keras_models, notebook_parts, notebook_run, probes, sandbox, source
+from autograder import (
+    comet_review, evaluation_sets, keras_models, notebook_parts, notebook_run, probes, sandbox, source
+)
 from autograder.keras_models import ModelProbe, SavedModel
 from autograder.options import GradingOptions
 from autograder.labs import LabGrader
@@ -53,11 +55,6 @@ TRAINING = "test-training"
 PREDICTED_CLASSES = "test-predicted-classes"
 PROBABILITY_ROWS = 400
 PROBABILITY_SEED = 2
-
-
-def prepare(images: np.ndarray) -> np.ndarray:
-    """As the notebook's ``prepare``: uint8 (N, 28, 28) -> float32 (N, 28, 28, 1) in [0, 1]."""
-    return (np.asarray(images, dtype="float32") / 255.0)[..., np.newaxis]
 
 
 @dataclass(frozen=True)
@@ -120,8 +117,9 @@ class Grader(LabGrader):
 
         solution, points = self.read_source({CNN.model_part, CNN.accuracy_part, TRAINING, PREDICTED_CLASSES})
         _, train_labels = labkit.data.load("fashion-mnist", "train")
-        images, labels = labkit.data.load("fashion-mnist", "test")
-        evaluation = keras_models.write_evaluation_set(scratch / "evaluation", prepare(images), labels, CLASSES)
+        evaluation = keras_models.write_evaluation_set(scratch / "evaluation", evaluation_sets.images_for(
+            options.evaluation_dir, LAB, CLASSES,
+            lambda: evaluation_sets.official_test_set("fashion-mnist", "Fashion-MNIST")), CLASSES)
         probe_dir = scratch / "predicted-classes"
         probe_dir.mkdir(parents=True)
         probabilities = probability_matrix(PROBABILITY_ROWS, PROBABILITY_SEED)

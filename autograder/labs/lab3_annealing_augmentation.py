@@ -32,7 +32,9 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder import comet_review, keras_models, notebook_parts, notebook_run, probes, sandbox, source
+from autograder import (
+    comet_review, evaluation_sets, keras_models, notebook_parts, notebook_run, probes, sandbox, source
+)
 from autograder.keras_models import SavedModel
 from autograder.labs import LabGrader
 from autograder.options import GradingOptions
@@ -68,11 +70,6 @@ SETTINGS = ("fill_mode", "fill_value", "interpolation")
 MAX_LAYERS_BYTES = 64 * 2**10
 
 
-def prepare(images: np.ndarray) -> np.ndarray:
-    """As the notebook's ``prepare``: uint8 (N, 28, 28) -> float32 (N, 28, 28, 1) in [0, 1]."""
-    return (np.asarray(images, dtype="float32") / 255.0)[..., np.newaxis]
-
-
 @dataclass(frozen=True)
 class Context:
     """What every submission of a batch is graded against."""
@@ -100,15 +97,15 @@ class Grader(LabGrader):
 
         solution, points = self.read_source(
             {part for model in MODELS for part in (model.model_part, model.accuracy_part)} | {ANNEALER, AUGMENTATION})
-        test_images, test_labels = labkit.data.load("mnist", "test")
-        evaluation = keras_models.write_evaluation_set(scratch / "evaluation", prepare(test_images), test_labels,
-                                                       CLASSES)
+        evaluation = keras_models.write_evaluation_set(scratch / "evaluation", evaluation_sets.images_for(
+            options.evaluation_dir, LAB, CLASSES, lambda: evaluation_sets.official_test_set("mnist", "MNIST")),
+            CLASSES)
         build_annealer = source.solution_function(solution, "annealer", "build_annealer", {"keras": keras})
         build_augmentation = source.solution_function(solution, "augmentation", "build_augmentation",
                                                       {"keras": keras})
         train_images, train_labels = labkit.data.load("mnist", "train")
         chosen = labkit.data.stratified_indices(train_labels, AUGMENTED_IMAGES, seed=3)
-        images = prepare(train_images[chosen])
+        images = keras_models.prepare(train_images[chosen])
         probe_dir = scratch / "probes"
         probe_dir.mkdir(parents=True)
         (probe_dir / "epoch_logs.json").write_text(json.dumps({"epoch_logs": EPOCH_LOGS,

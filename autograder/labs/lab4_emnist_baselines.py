@@ -25,6 +25,8 @@ on whichever data the student had; the official test set is not (80% of it is
 the partition's train part). On the official data it is a stratified fifth of
 the official test set, so it measures the same accuracy, to a few tenths of a
 point, and it takes a fifth of the time to predict.
+An instructor's private set (``--evaluation``, :mod:`autograder.evaluation_sets`)
+replaces it.
 
 **PATIENCE** is read from the source notebook for the quick profile, the one
 the notebook runs in inside the sandbox, where the probe calls ``early_stopping``.
@@ -45,7 +47,9 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder import comet_review, keras_models, notebook_parts, notebook_run, probes, sandbox, source
+from autograder import (
+    comet_review, evaluation_sets, keras_models, notebook_parts, notebook_run, probes, sandbox, source
+)
 from autograder.keras_models import SavedModel
 from autograder.labs import LabGrader
 from autograder.options import GradingOptions
@@ -80,16 +84,13 @@ EARLY_STOPPING_PROBE = probes.FOLDER / "lab4_early_stopping.py"
 CLASS_WEIGHTS_PROBE = probes.FOLDER / "lab4_class_weights.py"
 
 
-def prepare(images: np.ndarray) -> np.ndarray:
-    """As the notebook's ``prepare``: uint8 (N, 28, 28) -> float32 (N, 28, 28, 1) in [0, 1]."""
-    return (np.asarray(images, dtype="float32") / 255.0)[..., np.newaxis]
-
-
-def evaluation_split():
-    """The images and labels the models are scored on: the offline partition's test part (see above)."""
+def held_out_set() -> evaluation_sets.Images:
+    """The images and labels the models are scored on by default: the offline partition's test part."""
     from labkit.data import partition
 
-    return partition.load(DATASET, "test")
+    images, labels = partition.load(DATASET, "test")
+    return evaluation_sets.Images(images, labels, f"the {len(labels):,} held-out EMNIST ByMerge images "
+                                  "(the test part of labkit's offline partition)")
 
 
 # --- the probes' inputs and the grader's own references (pure) ------------------------------------
@@ -202,8 +203,9 @@ class Grader(LabGrader):
                                             | {UPRIGHT, EARLY_STOPPING, CLASS_WEIGHTS})
         checks = {model.model_part: source.architecture_check(solution, model.model_part) for model in MODELS}
         targets = {model.name: labkit.targets.target(LAB, model.name, options.profile) for model in MODELS}
-        images, labels = evaluation_split()
-        evaluation = keras_models.write_evaluation_set(scratch / "evaluation", prepare(images), labels, CLASSES)
+        evaluation = keras_models.write_evaluation_set(
+            scratch / "evaluation", evaluation_sets.images_for(options.evaluation_dir, LAB, CLASSES, held_out_set),
+            CLASSES)
         patience = int(source.settings(solution, "early-stopping", "quick")["PATIENCE"])
         probed = write_probes(scratch / "probes", patience)
         for folder in (scratch, evaluation.folder, probed.folder):

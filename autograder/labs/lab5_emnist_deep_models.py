@@ -32,13 +32,16 @@ student's data: only the VGG's ``width`` and ``options`` are taken from it, and
 only values the notebook can produce (the zoo cell's ``WIDTHS["vgg"]`` choices,
 the ``batch_norm=True`` of ``new_vgg``), both read from the source notebook.
 
-**The held-out images** are always the test part of labkit's offline partition
-(20% of the official ByClass test set): it is held out whether the student
-trained on the official training set or on the partition's train part, so one
-evaluation set is fair to both. A stratified sample of it is used
+**The held-out images** are by default the test part of labkit's offline
+partition (20% of the official ByClass test set): it is held out whether the
+student trained on the official training set or on the partition's train part,
+so one evaluation set is fair to both. A stratified sample of it is used
 (:data:`EMNIST_IMAGES`, the notebook's own quick-profile test set) to keep a
 submission well under 90 s on 2 CPU cores, and of MNIST's test set for the
-transfer (:data:`MNIST_IMAGES`); the feedback says so.
+transfer (:data:`MNIST_IMAGES`); the feedback says so. An instructor's private
+set (``--evaluation``, :mod:`autograder.evaluation_sets`) is used whole: its
+``images``/``labels`` for the EMNIST models, ``mnist_images``/``mnist_labels``
+for the transfer.
 
 **Training is not re-run**: the notebook runs in the sandbox without the
 cells of :data:`SKIP` (training, evaluation, plots, saving), so only the cells
@@ -60,7 +63,10 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder import comet_review, keras_models, notebook_parts, notebook_run, probes, sandbox, source, torch_models
+from autograder import (
+    comet_review, evaluation_sets, keras_models, notebook_parts, notebook_run, probes, sandbox, source,
+    torch_models
+)
 from autograder.labs import LabGrader
 from autograder.options import GradingOptions
 from autograder.results import Graded, PartResult, judged, not_judged
@@ -239,13 +245,39 @@ def head_inputs(seed: int = HEAD_SEED) -> list[np.ndarray]:
     return [rng.normal(size=(HEAD_ROWS, in_features)).astype(np.float32) for in_features, *_ in HEADS]
 
 
-def evaluation_sample(images: np.ndarray, labels: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """A stratified sample, normalised as the notebook's ``batches`` does: float32 (N, 1, 28, 28)."""
+def stratified_sample(images: np.ndarray, labels: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
     import labkit
 
     rows = labkit.data.stratified_indices(labels, min(size, len(labels)), seed=SAMPLE_SEED)
-    inputs, targets = labkit.data.to_torch_tensors(images[rows], labels[rows], normalize=NORMALIZATION)
-    return inputs.numpy(), targets.numpy()
+    return images[rows], labels[rows]
+
+
+def held_out_sample() -> evaluation_sets.Images:
+    """The default EMNIST set: a stratified sample of the offline partition's test part (see above)."""
+    from labkit.data import partition
+
+    held_out = partition.load("emnist-byclass", "test")
+    images, labels = stratified_sample(*held_out, EMNIST_IMAGES)
+    return evaluation_sets.Images(images, labels, f"a stratified sample of {len(labels):,} of the "
+                                  f"{len(held_out.labels):,} held-out EMNIST ByClass images (the test part of "
+                                  "labkit's offline partition)")
+
+
+def mnist_sample() -> evaluation_sets.Images:
+    """The default transfer set: a stratified sample of MNIST's official test set."""
+    import labkit
+
+    images, labels = stratified_sample(*labkit.data.load("mnist", "test"), MNIST_IMAGES)
+    return evaluation_sets.Images(images, labels, f"a stratified sample of {len(labels):,} official MNIST "
+                                  "test images")
+
+
+def write_evaluation_set(folder: Path, name: str, images: evaluation_sets.Images) -> torch_models.EvaluationSet:
+    """The images normalised as the notebook's ``batches`` does (float32 N x 1 x 28 x 28), for the probe."""
+    import labkit
+
+    inputs, labels = labkit.data.to_torch_tensors(images.images, images.labels, normalize=NORMALIZATION)
+    return torch_models.write_evaluation_set(folder, name, inputs.numpy(), labels.numpy(), images.description)
 
 
 @dataclass(frozen=True)
@@ -307,7 +339,6 @@ class Grader(LabGrader):
     def setup(self, scratch: Path, options: GradingOptions) -> Context:
         """Evaluation images, the probes' inputs and every reference result, once per batch."""
         import labkit
-        from labkit.data import partition
 
         solution, points = self.read_source(
             {LENET_MODEL, LENET_ACCURACY, SPINAL_HEAD, OPTIMIZERS, VGG_ACCURACY, WEIGHTED_SCORES, TRANSFER})
@@ -319,15 +350,10 @@ class Grader(LabGrader):
         choices = vgg_choices(solution)
         finetune_rate = float(source.settings(solution, "optimizers", options.profile)["FINETUNE_LEARNING_RATE"])
 
-        held_out = partition.load("emnist-byclass", "test")
-        emnist = torch_models.write_evaluation_set(
-            scratch / "evaluation", "emnist", *evaluation_sample(*held_out, EMNIST_IMAGES),
-            f"a stratified sample of {min(EMNIST_IMAGES, len(held_out.labels)):,} of the {len(held_out.labels):,} "
-            "held-out EMNIST ByClass images (the test part of labkit's offline partition)")
-        mnist_test = labkit.data.load("mnist", "test")
-        mnist = torch_models.write_evaluation_set(
-            scratch / "evaluation", "mnist", *evaluation_sample(*mnist_test, MNIST_IMAGES),
-            f"a stratified sample of {MNIST_IMAGES:,} official MNIST test images")
+        emnist = write_evaluation_set(scratch / "evaluation", "emnist", evaluation_sets.images_for(
+            options.evaluation_dir, LAB, CLASSES, held_out_sample))
+        mnist = write_evaluation_set(scratch / "evaluation", "mnist", evaluation_sets.images_for(
+            options.evaluation_dir, LAB, MNIST_CLASSES, mnist_sample, prefix="mnist_", what="MNIST images"))
 
         probe_dir = scratch / "notebook-probes"
         inputs = write_probe_inputs(probe_dir, np.load(emnist.folder / "emnist.npy")[:LENET_IMAGES])
@@ -389,10 +415,10 @@ def network_parts(artifacts: Path, context: Context) -> tuple[dict[str, PartResu
     parts = {
         LENET_MODEL: lenet_model_part(points[LENET_MODEL], found["lenet"], context.lenet,
                                       context.lenet_parameters, len(context.emnist.labels)),
-        LENET_ACCURACY: accuracy_part(LENET_ACCURACY, points[LENET_ACCURACY], found["lenet"], context.emnist,
-                                      context.targets["lenet"], "Your LeNet"),
-        VGG_ACCURACY: accuracy_part(VGG_ACCURACY, points[VGG_ACCURACY], found["vgg"], context.emnist,
-                                    context.targets["vgg"], "Your VGG"),
+        LENET_ACCURACY: keras_models.accuracy_part(LENET_ACCURACY, points[LENET_ACCURACY], found["lenet"],
+                                                   context.emnist, context.targets["lenet"], "Your LeNet"),
+        VGG_ACCURACY: keras_models.accuracy_part(VGG_ACCURACY, points[VGG_ACCURACY], found["vgg"], context.emnist,
+                                                 context.targets["vgg"], "Your VGG"),
         TRANSFER: transfer_part(points[TRANSFER], found["mnist-transfer"], context, files, expected, problems),
     }
     return parts, ({"models": ran.run} if ran.run else {})
@@ -527,20 +553,11 @@ def lenet_class_part(file_part: PartResult, images: np.ndarray, out: Path) -> tu
                   threshold=file_part.threshold), True
 
 
-def accuracy_part(part: str, points: float, found: Predictions, evaluation: torch_models.EvaluationSet,
-                  target: float, what: str) -> PartResult:
-    """The grader's accuracy of one network (as for Keras models), saying which images it was measured on."""
-    result = keras_models.accuracy_part(part, points, found, evaluation.labels, target, what)
-    if result.value is None:
-        return result
-    return dataclasses.replace(result, message=f"{result.message} The images: {evaluation.description}.")
-
-
 def transfer_part(points: float, found: Predictions, context: Context, files: Mapping[str, Path],
                   expected: Mapping[str, Reference], problems: Mapping[str, str]) -> PartResult:
     """MNIST accuracy vs the target, and the feature extractor's parameters unchanged from the VGG's."""
-    result = accuracy_part(TRANSFER, points, found, context.mnist, context.targets["mnist-transfer"],
-                           "Your transferred VGG")
+    result = keras_models.accuracy_part(TRANSFER, points, found, context.mnist, context.targets["mnist-transfer"],
+                                        "Your transferred VGG")
     if found.predictions is None:
         return result
     vgg, transfer = expected.get("vgg"), expected["mnist-transfer"]

@@ -1,0 +1,129 @@
+"""The instructor's private evaluation set: written, read back, refused with what to fix, and on the CLI.
+
+The images are genuine MNIST test images from the mirror; grading a real
+submission on a private set is in ``test_grade_lab5.py``.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from autograder import evaluation_sets
+from autograder.evaluation_sets import EvaluationSetError
+
+LAB = "lab1-mnist"
+
+
+@pytest.fixture(scope="module")
+def mnist_test():
+    import labkit
+
+    images, labels = labkit.data.load("mnist", "test")
+    return images[:300], labels[:300]
+
+
+def test_a_private_set_reads_back_as_written_and_feedback_names_it(tmp_path, mnist_test):
+    images, labels = mnist_test
+    path = evaluation_sets.write_private_set(evaluation_sets.private_file(tmp_path, LAB), images, labels, 10)
+
+    found = evaluation_sets.images_for(tmp_path, LAB, 10, default=lambda: pytest.fail("the default was read"))
+
+    np.testing.assert_array_equal(found.images, images)
+    np.testing.assert_array_equal(found.labels, labels)
+    assert found.labels.dtype == np.int64
+    assert found.description == f"the instructor's 300 private evaluation images ({path.name})"
+    assert not list(tmp_path.glob(".*partial"))
+
+
+def test_without_a_folder_the_lab_s_default_set_is_used(mnist_test):
+    default = evaluation_sets.Images(*mnist_test, "the default")
+    assert evaluation_sets.images_for(None, LAB, 10, default=lambda: default) is default
+    assert evaluation_sets.fingerprint(None, LAB) == ""
+
+
+def test_lab_5_s_transfer_images_are_read_from_their_own_keys(tmp_path, mnist_test):
+    images, labels = mnist_test
+    evaluation_sets.write_private_set(evaluation_sets.private_file(tmp_path, "lab5-emnist-deep-models"),
+                                      images[:100], labels[:100], 62,
+                                      mnist_images=images[100:], mnist_labels=labels[100:])
+
+    found = evaluation_sets.images_for(tmp_path, "lab5-emnist-deep-models", 10, default=None, prefix="mnist_",
+                                       what="MNIST images")
+
+    np.testing.assert_array_equal(found.labels, labels[100:])
+    assert found.description.startswith("the instructor's 200 private evaluation MNIST images")
+
+
+def test_a_new_file_changes_the_fingerprint_so_results_are_graded_again(tmp_path, mnist_test):
+    images, labels = mnist_test
+    path = evaluation_sets.private_file(tmp_path, LAB)
+    evaluation_sets.write_private_set(path, images, labels, 10)
+    first = evaluation_sets.fingerprint(tmp_path, LAB)
+    evaluation_sets.write_private_set(path, images, (labels + 1) % 10, 10)
+
+    assert evaluation_sets.fingerprint(tmp_path, LAB) not in ("", first)
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda x, y: (x.astype("float32"), y), "the images are float32; store them as uint8"),
+    (lambda x, y: (x[..., None], y), "the images have shape (300, 28, 28, 1)"),
+    (lambda x, y: (x[:0], y[:0]), "N >= 1"),
+    (lambda x, y: (x, y[:-1]), "there are 300 images and labels of shape (299,)"),
+    (lambda x, y: (x, y.astype("float64")), "the labels are float64; they must be integer class indices"),
+    (lambda x, y: (x, np.where(np.arange(len(y)) < 3, 10, y)), "3 labels are outside 0-9 (e.g. 10)"),
+])
+def test_a_malformed_set_is_refused_with_what_to_fix(tmp_path, mnist_test, change, words):
+    images, labels = change(*mnist_test)
+    path = evaluation_sets.private_file(tmp_path, LAB)
+    np.savez(path, images=images, labels=labels)
+
+    with pytest.raises(EvaluationSetError) as refused:
+        evaluation_sets.images_for(tmp_path, LAB, 10, default=None)
+    assert words in str(refused.value)
+    assert str(refused.value).startswith(f"{path.name}: ")
+
+    with pytest.raises(EvaluationSetError, match="images|labels"):  # nothing is written either
+        evaluation_sets.write_private_set(tmp_path / "written.npz", images, labels, 10)
+    assert not list(tmp_path.glob("*written*"))
+
+
+def test_unreadable_or_incomplete_files_are_refused_with_what_to_fix(tmp_path, mnist_test):
+    images, labels = mnist_test
+    path = evaluation_sets.private_file(tmp_path, LAB)
+
+    with pytest.raises(EvaluationSetError, match="does not exist.*write_private_set.*without --evaluation"):
+        evaluation_sets.fingerprint(tmp_path, LAB)
+
+    np.savez(path, images=images, targets=labels)
+    with pytest.raises(EvaluationSetError, match=r"has no `labels` \(it holds \['images', 'targets'\]\)"):
+        evaluation_sets.images_for(tmp_path, LAB, 10, default=None)
+
+    np.savez(path, images=images, labels=np.array([object()] * len(labels)))  # a pickle where labels belong
+    with pytest.raises(EvaluationSetError, match="not a readable .npz of plain arrays"):
+        evaluation_sets.images_for(tmp_path, LAB, 10, default=None)
+
+    with open(path, "wb") as stream:  # one array, not named arrays
+        np.save(stream, images)
+    with pytest.raises(EvaluationSetError, match="one array, not named arrays"):
+        evaluation_sets.images_for(tmp_path, LAB, 10, default=None)
+
+    path.write_bytes(b"PK\x03\x04 truncated")
+    with pytest.raises(EvaluationSetError, match="not a readable .npz"):
+        evaluation_sets.images_for(tmp_path, LAB, 10, default=None)
+
+
+def test_the_command_line_stops_before_grading_when_the_private_file_is_missing(tmp_path):
+    (tmp_path / "class" / "ada" / LAB).mkdir(parents=True)
+    out = tmp_path / "out"
+
+    ran = subprocess.run([sys.executable, "-m", "autograder", "grade", LAB, str(tmp_path / "class"), "--out",
+                          str(out), "--evaluation", str(tmp_path / "private")], capture_output=True, text=True,
+                         timeout=120)
+
+    assert ran.returncode == 2, ran.stderr
+    assert f"error: The private evaluation set {tmp_path / 'private' / (LAB + '.npz')} does not exist" in ran.stderr
+    assert not out.exists()
