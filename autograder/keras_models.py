@@ -284,6 +284,35 @@ class GradedModel:
     run: dict  # the sandbox run's seconds and peak memory
 
 
+@dataclass(frozen=True)
+class GradedModels:
+    """Each of a lab's saved models judged, by name, in the lab's order."""
+
+    by_name: dict[str, GradedModel]
+
+    def parts(self) -> dict[str, PartResult]:
+        """Every model's architecture and accuracy part, by part name."""
+        return {part.part: part for graded in self.by_name.values()
+                for part in (graded.model_part, graded.accuracy_part)}
+
+    @property
+    def fingerprints(self) -> dict[str, str]:
+        return {name: graded.fingerprint for name, graded in self.by_name.items() if graded.fingerprint is not None}
+
+    @property
+    def runs(self) -> dict[str, dict]:
+        return {f"{name} model": graded.run for name, graded in self.by_name.items()}
+
+
+def grade_models(folder: Path, models: Sequence[SavedModel], points: Mapping[str, float],
+                 checks: Mapping[str, Any], targets: Mapping[str, float], evaluation: EvaluationSet,
+                 input_shape: Sequence[int], limits: sandbox.Limits) -> GradedModels:
+    """:func:`grade_model` for each of ``models``: ``checks`` by model part, ``targets`` by model name."""
+    return GradedModels({model.name: grade_model(folder, model, points, checks[model.model_part],
+                                                 targets[model.name], evaluation, input_shape, limits)
+                         for model in models})
+
+
 def grade_model(folder: Path, model: SavedModel, points: Mapping[str, float], check, target: float,
                 evaluation: EvaluationSet, input_shape: Sequence[int], limits: sandbox.Limits, *,
                 training: bool = False) -> GradedModel:

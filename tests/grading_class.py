@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
+import pytest
 
 from autograder import sandbox
+from autograder.grading import grade
 from autograder.options import GradingOptions
 from autograder.results import SubmissionResult
 
@@ -18,6 +21,23 @@ def options(mirror_dir: Path, cell_timeout: int = 60) -> GradingOptions:
         notebook_limits=sandbox.Limits(wall_seconds=300.0, memory_bytes=4 * 2**30, processes=256,
                                        output_bytes=4 * 2**20, file_bytes=256 * 2**20, disk_bytes=2 * 2**30),
     )
+
+
+def require_sandbox() -> None:
+    if not sandbox.available():
+        pytest.fail("bubblewrap cannot create a sandbox here; the grading tests need it (see autograder/sandbox.py).")
+
+
+def grade_class(lab: str, root: Path, build: Callable[[Path], None], mirror_dir: Path,
+                **settings) -> dict[str, SubmissionResult]:
+    """``build(class_dir)`` under ``root``, then grade the class as an instructor would: two workers.
+
+    ``settings`` are :func:`options`' (e.g. ``cell_timeout``). Returns the results by student.
+    """
+    require_sandbox()
+    build(root / "submissions")
+    results = grade(lab, root / "submissions", root / "graded", workers=2, options=options(mirror_dir, **settings))
+    return {result.student_id: result for result in results}
 
 
 def write_notebook(notebook, folder: Path) -> None:

@@ -21,6 +21,7 @@ from autograder import sandbox
 from autograder.grading import grade, result_path
 from autograder.options import GradingOptions
 from autograder.results import SubmissionResult, read_result
+from tests.grading_class import require_sandbox
 from tests.grading_corpus import CASES, LAB, PARTS, Sources, build_class
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
@@ -57,8 +58,7 @@ def reference_submission(solution_run) -> Path:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, reference_submission, mirror_dir) -> GradedClass:
-    if not sandbox.available():
-        pytest.fail("bubblewrap cannot create a sandbox here; the grading tests need it (see autograder/sandbox.py).")
+    require_sandbox()
     root = tmp_path_factory.mktemp("class")
     sources = Sources(reference_submission, root / "submissions", root / "graded", root / "markers")
     build_class(sources)

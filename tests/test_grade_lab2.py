@@ -18,11 +18,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder import sandbox
-from autograder.grading import grade
 from autograder.labs import lab2_fashion_mnist as lab2
 from autograder.results import SubmissionResult
-from tests.grading_class import options, parts, summary, with_source as _with_source, write_notebook as _write
+from tests.grading_class import grade_class, parts, summary, with_source as _with_source, write_notebook as _write
 from tests.notebooks import released_notebook, solution_notebook
 
 LAB = lab2.LAB
@@ -51,9 +49,6 @@ def predicted_classes(probabilities):
 '''
 
 
-
-
-
 def build_class(reference: Path, class_dir: Path) -> None:
     shutil.copytree(reference, class_dir / "reference" / LAB, ignore=shutil.ignore_patterns(".kernels"))
     _write(nbformat.read(released_notebook(LAB), as_version=4), class_dir / "untouched" / LAB)
@@ -75,14 +70,8 @@ def reference(solution_run) -> Path:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, reference, mirror_dir) -> dict[str, SubmissionResult]:
-    if not sandbox.available():
-        pytest.fail("bubblewrap cannot create a sandbox here; the grading tests need it (see autograder/sandbox.py).")
-    root = tmp_path_factory.mktemp("lab2-class")
-    build_class(reference, root / "submissions")
-    results = grade(LAB, root / "submissions", root / "graded", workers=2, options=options(mirror_dir))
-    return {result.student_id: result for result in results}
-
-
+    return grade_class(LAB, tmp_path_factory.mktemp("lab2-class"), lambda folder: build_class(reference, folder),
+                       mirror_dir)
 
 
 @pytest.mark.slow

@@ -19,11 +19,9 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder import sandbox
-from autograder.grading import grade
 from autograder.labs import lab3_annealing_augmentation as lab3
 from autograder.results import SubmissionResult
-from tests.grading_class import options, parts, summary, with_source as _with_source, write_notebook as _write
+from tests.grading_class import grade_class, parts, summary, with_source as _with_source, write_notebook as _write
 from tests.notebooks import released_notebook, solution_notebook
 
 LAB = lab3.LAB
@@ -62,9 +60,6 @@ def build_annealer():
 '''
 
 
-
-
-
 def build_class(reference: Path, class_dir: Path) -> None:
     for student in ("reference", "reference-copy"):
         shutil.copytree(reference, class_dir / student / LAB, ignore=shutil.ignore_patterns(".kernels"))
@@ -79,14 +74,8 @@ def build_class(reference: Path, class_dir: Path) -> None:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, solution_run, mirror_dir) -> dict[str, SubmissionResult]:
-    if not sandbox.available():
-        pytest.fail("bubblewrap cannot create a sandbox here; the grading tests need it (see autograder/sandbox.py).")
-    root = tmp_path_factory.mktemp("lab3-class")
-    build_class(solution_run(LAB).folder, root / "submissions")
-    results = grade(LAB, root / "submissions", root / "graded", workers=2, options=options(mirror_dir, cell_timeout=90))
-    return {result.student_id: result for result in results}
-
-
+    return grade_class(LAB, tmp_path_factory.mktemp("lab3-class"),
+                       lambda folder: build_class(solution_run(LAB).folder, folder), mirror_dir, cell_timeout=90)
 
 
 @pytest.mark.slow

@@ -21,11 +21,9 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder import sandbox
-from autograder.grading import grade
 from autograder.labs import lab4_emnist_baselines as lab4
 from autograder.results import SubmissionResult
-from tests.grading_class import options, parts, summary, with_source as _with_source, write_notebook as _write
+from tests.grading_class import grade_class, parts, summary, with_source as _with_source, write_notebook as _write
 from tests.notebooks import released_notebook, solution_notebook
 
 LAB = lab4.LAB
@@ -80,9 +78,6 @@ def early_stopping():
 """
 
 
-
-
-
 def build_class(reference: Path, class_dir: Path) -> None:
     for student in ("reference", "reference-copy"):
         shutil.copytree(reference, class_dir / student / LAB, ignore=shutil.ignore_patterns(".kernels"))
@@ -119,14 +114,8 @@ def reference(solution_run) -> Path:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, reference, mirror_dir) -> dict[str, SubmissionResult]:
-    if not sandbox.available():
-        pytest.fail("bubblewrap cannot create a sandbox here; the grading tests need it (see autograder/sandbox.py).")
-    root = tmp_path_factory.mktemp("lab4-class")
-    build_class(reference, root / "submissions")
-    results = grade(LAB, root / "submissions", root / "graded", workers=2, options=options(mirror_dir))
-    return {result.student_id: result for result in results}
-
-
+    return grade_class(LAB, tmp_path_factory.mktemp("lab4-class"), lambda folder: build_class(reference, folder),
+                       mirror_dir)
 
 
 @pytest.mark.slow

@@ -32,11 +32,10 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder import sandbox
 from autograder.grading import grade
 from autograder.labs import lab5_emnist_deep_models as lab5
 from autograder.results import SubmissionResult, read_result
-from tests.grading_class import options, parts, with_source, write_notebook as _write
+from tests.grading_class import grade_class, options, parts, with_source, write_notebook as _write
 from tests.grading_class import summary as _summary
 from tests.notebooks import released_notebook, solution_notebook
 
@@ -88,8 +87,6 @@ class Payload:
 
     def __reduce__(self):
         return os.mkdir, (self.marker,)
-
-
 
 
 def _with_source(cell_id: str, old: str, new: str):
@@ -156,14 +153,8 @@ def marker(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory, reference, mirror_dir, marker) -> dict[str, SubmissionResult]:
-    if not sandbox.available():
-        pytest.fail("bubblewrap cannot create a sandbox here; the grading tests need it (see autograder/sandbox.py).")
-    root = tmp_path_factory.mktemp("lab5-class")
-    build_class(reference, root / "submissions", marker)
-    results = grade(LAB, root / "submissions", root / "graded", workers=2, options=options(mirror_dir))
-    return {result.student_id: result for result in results}
-
-
+    return grade_class(LAB, tmp_path_factory.mktemp("lab5-class"),
+                       lambda folder: build_class(reference, folder, marker), mirror_dir)
 
 
 def summary(result: SubmissionResult) -> dict:

@@ -24,7 +24,7 @@ from autograder import (
 from autograder.keras_models import SavedModel
 from autograder.options import GradingOptions
 from autograder.labs import LabGrader
-from autograder.results import Graded, PartResult
+from autograder.results import Graded
 
 LAB = "lab1-mnist"
 INPUT_SHAPE = (28, 28, 1)
@@ -94,16 +94,9 @@ class Grader(LabGrader):
                        options)
 
     def grade(self, copy: Path, context: Context) -> Graded:
-        parts: dict[str, PartResult] = {}
-        fingerprints, runs = {}, {}
-        for model in MODELS:
-            graded = keras_models.grade_model(copy, model, context.points, context.checks[model.model_part],
-                                              context.targets[model.name], context.evaluation, INPUT_SHAPE,
-                                              context.options.probe_limits)
-            parts[model.model_part], parts[model.accuracy_part] = graded.model_part, graded.accuracy_part
-            runs[f"{model.name} model"] = graded.run
-            if graded.fingerprint is not None:
-                fingerprints[model.name] = graded.fingerprint
+        models = keras_models.grade_models(copy, MODELS, context.points, context.checks, context.targets,
+                                           context.evaluation, INPUT_SHAPE, context.options.probe_limits)
+        parts, fingerprints, runs = models.parts(), models.fingerprints, models.runs
         probed = notebook_parts.ProbedPart(
             TRAIN_STEP, context.points[TRAIN_STEP], "train_step", f"one batch of {STEP_BATCH} images",
             context.step.cell_source(),

@@ -123,21 +123,16 @@ class Grader(LabGrader):
                        options)
 
     def grade(self, copy: Path, context: Context) -> Graded:
-        parts: dict[str, PartResult] = {}
-        fingerprints, runs = {}, {}
-        for model in MODELS:
-            graded = keras_models.grade_model(copy, model, context.points, context.check,
-                                              context.targets[model.name], context.evaluation, INPUT_SHAPE,
-                                              context.options.probe_limits)
-            if model.name == "plain":
-                parts[model.model_part] = graded.model_part
-                parts[model.accuracy_part] = graded.accuracy_part
-            else:
-                parts[model.accuracy_part] = only_for_the_cnn(graded.accuracy_part, graded.model_part,
-                                                              f"{model.name}.keras")
-            runs[f"{model.name} model"] = graded.run
-            if graded.fingerprint is not None:
-                fingerprints[model.name] = graded.fingerprint
+        models = keras_models.grade_models(copy, MODELS, context.points, {"test-cnn-model": context.check},
+                                           context.targets, context.evaluation, INPUT_SHAPE,
+                                           context.options.probe_limits)
+        plain = models.by_name["plain"]
+        parts = {plain.model_part.part: plain.model_part, plain.accuracy_part.part: plain.accuracy_part}
+        for name, graded in models.by_name.items():  # the architecture part is plain.keras'
+            if name != "plain":
+                parts[graded.accuracy_part.part] = only_for_the_cnn(graded.accuracy_part, graded.model_part,
+                                                                    f"{name}.keras")
+        fingerprints, runs = models.fingerprints, models.runs
         points = context.points
         probed = [
             notebook_parts.ProbedPart(

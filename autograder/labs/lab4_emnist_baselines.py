@@ -214,16 +214,9 @@ class Grader(LabGrader):
                        options)
 
     def grade(self, copy: Path, context: Context) -> Graded:
-        parts: dict[str, PartResult] = {}
-        fingerprints, runs = {}, {}
-        for model in MODELS:
-            graded = keras_models.grade_model(copy, model, context.points, context.checks[model.model_part],
-                                              context.targets[model.name], context.evaluation, INPUT_SHAPE,
-                                              context.options.probe_limits)
-            parts[model.model_part], parts[model.accuracy_part] = graded.model_part, graded.accuracy_part
-            runs[f"{model.name} model"] = graded.run
-            if graded.fingerprint is not None:
-                fingerprints[model.name] = graded.fingerprint
+        models = keras_models.grade_models(copy, MODELS, context.points, context.checks, context.targets,
+                                           context.evaluation, INPUT_SHAPE, context.options.probe_limits)
+        parts, fingerprints, runs = models.parts(), models.fingerprints, models.runs
         probed_parts, tests, notes = notebook_parts.grade(
             copy, LAB, context.released, context.probes.folder, probed_parts_of(context), list(context.points),
             context.options, runs, skip=SKIP)
