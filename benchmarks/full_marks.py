@@ -5,8 +5,9 @@ clears every one of them by at least half a percentage point on five seeds, and
 the grader gives it full marks each time. For each lab asked for, the solution
 notebook is run unchanged once per seed (``LABKIT_SEED`` replaces the seed of
 its ``labkit.device.setup`` call; the data subsets stay the same), the runs are
-graded as one class by the autograder, and the table shows each run's score and
-its accuracies' margins over their thresholds (measured by the grader).
+graded as one class by the autograder, and the table shows each run's score,
+its accuracies' margins over their thresholds (measured by the grader) and the
+training seconds the notebook timed itself (for the labs' time budgets).
 
 ``python -m benchmarks full_marks:LAB[,LAB...][,seeds=5][,profile=quick]``
 (all graded labs by default). The quick profile takes minutes per lab on 2 CPU
@@ -15,6 +16,7 @@ cores; the full profile hours.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -61,8 +63,22 @@ def grade_seeds(lab: str, seeds: int, profile: str, scratch: Path) -> list[dict]
     options = GradingOptions(profile=profile, data_dir=Path(data_dir) if data_dir else None)
     results = grade(lab, scratch / "class", scratch / "graded", workers=2, options=options)
     return [{"lab": lab, "seed": int(result.student_id.removeprefix("seed-")), "score": result.score,
-             "max_score": result.max_score, "status": result.status, "margins": margins(result)}
+             "max_score": result.max_score, "status": result.status, "margins": margins(result),
+             "notebook": notebook_metrics(scratch / "class" / result.student_id / lab / "artifacts" / "metrics.json")}
             for result in results]
+
+
+def notebook_metrics(path: Path) -> dict[str, dict]:
+    """What the run's notebook measured itself, per model: its test accuracy and training seconds.
+
+    For the training-time budgets; the margins above are the grader's own measurements.
+    """
+    try:
+        recorded = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return {model: {key: values[key] for key in ("test_accuracy", "train_seconds") if key in values}
+            for model, values in recorded.items() if isinstance(values, dict)}
 
 
 def run(arguments: list[str] | None = None) -> dict:
@@ -79,10 +95,15 @@ def run(arguments: list[str] | None = None) -> dict:
 
 def table(result: dict) -> str:
     lines = [f"profile {result['profile']}, {result['seeds']} seeds", "",
-             "| lab | seed | score | accuracy margins over the thresholds |", "|---|---:|---:|---|"]
+             "| lab | seed | score | accuracy margins over the thresholds | training (the notebook's own timer) |",
+             "|---|---:|---:|---|---|"]
     for row in result["rows"]:
         shown = ", ".join(f"{part.removeprefix('test-')} {margin:+.2%}" for part, margin in row["margins"].items())
-        lines.append(f"| {row['lab']} | {row['seed']} | {row['score']:g}/{row['max_score']:g} | {shown} |")
+        if row["status"] != "graded":  # e.g. incomplete: a part was not judged; the results JSON says why
+            shown = f"{row['status']} {shown}".strip()
+        timed = ", ".join(f"{model} {values['train_seconds']:.0f} s"
+                          for model, values in row.get("notebook", {}).items() if "train_seconds" in values)
+        lines.append(f"| {row['lab']} | {row['seed']} | {row['score']:g}/{row['max_score']:g} | {shown} | {timed} |")
     lines.append(f"\nleast margin {result['least_margin']:+.2%} (target >= {MARGIN:+.1%}, and full marks on every "
                  f"seed): {'met' if result['target']['met'] else 'NOT met'}")
     return "\n".join(lines)

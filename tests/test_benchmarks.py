@@ -30,4 +30,25 @@ def test_the_full_marks_target_needs_full_marks_and_the_margin_on_every_seed():
              "margins": {"test-cnn-accuracy": 0.004}}]
     shown = full_marks.table({"profile": "quick", "seeds": 1, "rows": rows, "least_margin": 0.004,
                               "target": {"met": False}})
-    assert "| lab1-mnist | 1 | 10/10 | cnn-accuracy +0.40% |" in shown and "NOT met" in shown
+    assert "| lab1-mnist | 1 | 10/10 | cnn-accuracy +0.40% |  |" in shown and "NOT met" in shown
+
+
+def test_a_seed_whose_grading_did_not_finish_shows_its_status():
+    rows = [{"lab": "lab1-mnist", "seed": 1, "score": 0.0, "max_score": 14.0, "status": "incomplete", "margins": {}}]
+    shown = full_marks.table({"profile": "full", "seeds": 1, "rows": rows, "least_margin": 0.0,
+                              "target": {"met": False}})
+    assert "| lab1-mnist | 1 | 0/14 | incomplete |  |" in shown
+
+
+def test_each_seed_keeps_what_its_notebook_measured(tmp_path):
+    path = tmp_path / "metrics.json"
+    path.write_text('{"profile": "full", "train_size": 60000, "fc": {"test_accuracy": 0.98, "target": 0.97, '
+                    '"train_seconds": 13.2, "epochs": 10}, "loop": {"test_accuracy": 0.975, "steps": 938}}')
+    assert full_marks.notebook_metrics(path) == {"fc": {"test_accuracy": 0.98, "train_seconds": 13.2},
+                                                 "loop": {"test_accuracy": 0.975}}
+    assert full_marks.notebook_metrics(tmp_path / "missing.json") == {}
+    row = {"lab": "lab1-mnist", "seed": 2, "score": 14.0, "max_score": 14.0, "status": "graded",
+           "margins": {"test-fc-accuracy": 0.01}, "notebook": full_marks.notebook_metrics(path)}
+    shown = full_marks.table({"profile": "full", "seeds": 1, "rows": [row], "least_margin": 0.01,
+                              "target": {"met": True}})
+    assert "| lab1-mnist | 2 | 14/14 | fc-accuracy +1.00% | fc 13 s |" in shown
