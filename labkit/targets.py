@@ -30,8 +30,9 @@ class Target:
 
 TARGETS: Mapping[str, Mapping[str, Target]] = {
     "lab1-mnist": {
+        # Full, seeds 1-5 (benchmarks full_marks): dense 97.97-98.19%, CNN 99.15-99.25%.
         "fc": Target(full=0.97, quick=0.85),
-        "cnn": Target(full=0.99, quick=0.90),
+        "cnn": Target(full=0.985, quick=0.90),
     },
     "lab2-fashion-mnist": {
         "cnn": Target(full=0.915, quick=0.80),
