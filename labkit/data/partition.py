@@ -57,9 +57,9 @@ def manifest_for(name: str, source: Split, train_idx: np.ndarray, test_idx: np.n
 def announce(result: Split) -> None:
     print(
         f"labkit: {result.dataset} {result.split}: {len(result.labels):,} images from the "
-        f"OFFLINE PARTITION of the official test set (the official train images are not "
-        f"available here). Not the official EMNIST split; results are not comparable "
-        f"with published ones.",
+        f"OFFLINE PARTITION of the official test set (labkit's stand-in where the official "
+        f"train images cannot be had). Not the official EMNIST split; results are not "
+        f"comparable with published ones.",
         file=sys.stderr,
     )
 
