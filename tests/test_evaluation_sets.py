@@ -127,3 +127,36 @@ def test_the_command_line_stops_before_grading_when_the_private_file_is_missing(
     assert ran.returncode == 2, ran.stderr
     assert f"error: The private evaluation set {tmp_path / 'private' / (LAB + '.npz')} does not exist" in ran.stderr
     assert not out.exists()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lab, dataset, classes", [
+    ("lab1-mnist", "mnist", 10), ("lab2-fashion-mnist", "fashion-mnist", 10),
+    ("lab3-annealing-augmentation", "mnist", 10), ("lab4-emnist-baselines", "emnist-bymerge", 47),
+    ("lab5-emnist-deep-models", "emnist-byclass", 62),
+])
+def test_every_lab_s_grader_scores_on_the_private_set_when_given_one(tmp_path, mnist_test, lab, dataset, classes):
+    """What each grader writes for its model probes: the private images (prepared), its labels kept back."""
+    import labkit
+    from autograder import labs
+    from autograder.options import GradingOptions
+    from labkit.data import partition
+
+    images, labels = (partition.load(dataset, "test") if dataset.startswith("emnist")
+                      else labkit.data.load(dataset, "test"))
+    images, labels = images[-123:], labels[-123:]
+    digits, digit_labels = mnist_test
+    evaluation_sets.write_private_set(evaluation_sets.private_file(tmp_path / "private", lab), images, labels,
+                                      classes, mnist_images=digits[:45], mnist_labels=digit_labels[:45])
+
+    context = labs.grader_for(lab).setup(tmp_path / "scratch", GradingOptions(
+        profile="quick", evaluation_dir=tmp_path / "private"))
+
+    evaluations = [context.emnist, context.mnist] if lab.startswith("lab5") else [context.evaluation]
+    for evaluation, wanted in zip(evaluations, [labels, digit_labels[:45]]):
+        np.testing.assert_array_equal(evaluation.labels, wanted)
+        assert "private evaluation" in evaluation.description
+        shipped = sorted(path.name for path in evaluation.folder.iterdir())
+        assert not any("label" in name for name in shipped), shipped  # the labels stay with the grader
+        inputs = np.load(evaluation.folder / (f"{evaluation.name}.npy" if lab.startswith("lab5") else "inputs.npy"))
+        assert len(inputs) == len(wanted) and inputs.dtype == np.float32
