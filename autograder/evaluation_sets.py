@@ -28,6 +28,8 @@ from pathlib import Path
 
 import numpy as np
 
+from labkit._files import replaced_atomically
+
 IMAGE_SHAPE = (28, 28)
 
 
@@ -147,8 +149,6 @@ def write_private_set(path: str | Path, images: np.ndarray, labels: np.ndarray, 
                           checked(np.asarray(mnist_images), np.asarray(mnist_labels), 10, "MNIST: ")))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.partial")
-    with open(partial, "wb") as stream:
+    with replaced_atomically(path) as stream:
         np.savez(stream, **arrays)
-    partial.replace(path)
     return path

@@ -36,7 +36,7 @@ def test_a_private_set_reads_back_as_written_and_feedback_names_it(tmp_path, mni
     np.testing.assert_array_equal(found.labels, labels)
     assert found.labels.dtype == np.int64
     assert found.description == f"the instructor's 300 private evaluation images ({path.name})"
-    assert not list(tmp_path.glob(".*partial"))
+    assert sorted(entry.name for entry in tmp_path.iterdir()) == [path.name]  # no temporary file left
 
 
 def test_without_a_folder_the_lab_s_default_set_is_used(mnist_test):

@@ -123,9 +123,9 @@ class Grader(LabGrader):
                        options)
 
     def grade(self, copy: Path, context: Context) -> Graded:
-        models = keras_models.grade_models(copy, MODELS, context.points, {"test-cnn-model": context.check},
-                                           context.targets, context.evaluation, INPUT_SHAPE,
-                                           context.options.probe_limits)
+        checks = {model.model_part: context.check for model in MODELS}  # one part: all three are build_cnn's
+        models = keras_models.grade_models(copy, MODELS, context.points, checks, context.targets,
+                                           context.evaluation, INPUT_SHAPE, context.options.probe_limits)
         plain = models.by_name["plain"]
         parts = {plain.model_part.part: plain.model_part, plain.accuracy_part.part: plain.accuracy_part}
         for name, graded in models.by_name.items():  # the architecture part is plain.keras'
