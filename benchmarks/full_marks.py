@@ -64,7 +64,8 @@ def grade_seeds(lab: str, seeds: int, profile: str, scratch: Path) -> list[dict]
     results = grade(lab, scratch / "class", scratch / "graded", workers=2, options=options)
     return [{"lab": lab, "seed": int(result.student_id.removeprefix("seed-")), "score": result.score,
              "max_score": result.max_score, "status": result.status, "margins": margins(result),
-             "notebook": notebook_metrics(scratch / "class" / result.student_id / lab / "artifacts" / "metrics.json")}
+             "notebook": notebook_metrics(scratch / "class" / result.student_id / lab / "artifacts"
+                                          / "metrics.json")}
             for result in results]
 
 
