@@ -17,8 +17,11 @@ unpickles. What each defence is for:
   is made up, naming only the sandbox user.
 - **Nothing to change.** All of that is mounted read-only except ``workdir``
   (the submission's own scratch folder, also ``HOME`` and the working
-  directory) and a private ``/tmp`` (a fresh folder, removed afterwards);
-  ``/dev`` holds only null, zero, random and the like, ``/dev/shm`` is small.
+  directory) and a private ``/tmp``. Both lie on one ``tmpfs`` of fixed size,
+  the sandbox's disk, which vanishes with it: a trusted warden
+  (:mod:`autograder.sandbox_warden`) copies ``workdir`` onto it before the
+  program starts and back once no process of the program is left. ``/dev``
+  holds only null, zero, random and the like, ``/dev/shm`` is small.
 - **Only data comes back.** The grader reads what is left in ``workdir`` with
   :func:`read_output`, which refuses links (one could point at a host file the
   grader can read) and anything but a regular file of a bounded size.
@@ -31,16 +34,21 @@ unpickles. What each defence is for:
   other token: whatever enters the sandbox may be printed back to a student.
 - **No privileges.** Student code never runs as root: when the grader is root,
   bubblewrap sets the sandbox up and ``setpriv`` then becomes a fresh
-  unprivileged uid with no capabilities and ``no_new_privs`` (the folder
-  ``workdir`` is lent to that uid and given back afterwards); otherwise it runs
-  as the caller. Either way it is in a user namespace that may not nest another
-  (creating one is the first step of most kernel exploits).
+  unprivileged uid with no capabilities and ``no_new_privs`` (its copy of
+  ``workdir`` belongs to that uid; the host's stays the grader's); otherwise it
+  runs as the caller. Either way it is in a user namespace that may not nest
+  another (creating one is the first step of most kernel exploits), and it
+  cannot signal or trace the warden.
 - **Bounded resources.** Wall time; resident memory of the whole process tree;
   tasks (``RLIMIT_NPROC``, which binds because the uid is not root, so a fork
   bomb hits a wall instead of the host); output (kept in bounded buffers); the
-  size of one file (``RLIMIT_FSIZE``) and of everything written (polled).
-  Breaking a limit kills the whole sandbox at once: its pid namespace dies with
-  its init, and ``--die-with-parent`` kills it if the grader dies.
+  size of one file (``RLIMIT_FSIZE``); everything written (the size of the
+  disk, so the kernel refuses the write that would break it); the number of
+  files (measured ten times a second). Breaking a limit has the warden kill
+  every process of the program at once and copy back what it left, so that
+  results written before the break are not lost; should the warden not finish,
+  the whole sandbox is killed (its pid namespace dies with its init), and
+  ``--die-with-parent`` kills it if the grader dies.
 
 Verdicts fail closed: only a clean exit 0 within every limit is ``"ok"``.
 """
@@ -49,6 +57,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import json
 import os
 import select
 import shutil
@@ -64,6 +73,8 @@ from dataclasses import dataclass
 from importlib.util import find_spec
 from pathlib import Path
 
+from autograder import sandbox_warden
+
 INSTALL_HINT = (
     "Install bubblewrap: `sudo apt-get install -y bubblewrap` on Debian/Ubuntu "
     "(`make install` does it when run as root), then check with `bwrap --version`."
@@ -72,8 +83,8 @@ INSTALL_HINT = (
 POLL_SECONDS = 0.1
 """How often memory and tasks are measured: a bomb overshoots by at most what it allocates in this time."""
 
-DISK_POLL_SECONDS = 0.5
-"""How often the writable folders are measured (a walk of ``workdir``, so less often)."""
+STOP_GRACE_SECONDS = 60.0
+"""How long the warden may take to end the program and copy ``workdir`` back before all is killed."""
 
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
 
@@ -83,6 +94,10 @@ SHM_BYTES = 64 * 2**20
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin"
 INNER_BWRAP = "/usr/bin/bwrap"
 """The bubblewrap that runs inside the sandbox (Debian's path; it must lie under ``/usr`` to be seen)."""
+WARDEN_HOME = Path("/.labkit")
+"""The warden's folder inside the sandbox, hidden from the program: the disk, the host's workdir, the script."""
+DISK_SLACK_BYTES = 2**20
+"""The disk holds this much beyond the limit, so that a program that fills it is seen to have broken it."""
 FIRST_SANDBOX_UID = 2_000_000
 """Root graders run each sandbox as its own uid from here on, far above any real account."""
 
@@ -103,7 +118,8 @@ class Limits:
     processes: int = 256  # tasks (processes and threads) inside the sandbox
     output_bytes: int = 1 * 2**20  # stdout and stderr each kept up to this; more -> "output-limit"
     file_bytes: int = 512 * 2**20  # largest single file the sandbox may write (RLIMIT_FSIZE)
-    disk_bytes: int = 2 * 2**30  # total the sandbox may write into its writable folders
+    disk_bytes: int = 2 * 2**30  # total it may write into workdir and /tmp (a tmpfs: RAM, beside memory_bytes)
+    files: int = 100_000  # files and folders in workdir and /tmp (each costs RAM on the tmpfs)
 
 
 @dataclass(frozen=True)
@@ -113,8 +129,8 @@ class SandboxResult:
     ``status`` is one of ``"ok"``, ``"error"`` (nonzero exit), ``"timeout"``,
     ``"out-of-memory"``, ``"crashed"`` (killed by a signal; ``returncode`` is
     minus the signal) or ``"output-limit"`` (printed more than ``output_bytes``,
-    or wrote more than ``disk_bytes`` of files). When the sandbox was killed for
-    breaking a limit, ``returncode`` is None and ``detail`` says which.
+    wrote more than ``disk_bytes`` or made more than ``files`` files). When a run
+    broke a limit, ``returncode`` is None and ``detail`` says which.
     """
 
     status: str
@@ -212,14 +228,14 @@ def _outermost(paths: set[Path]) -> list[Path]:
 def _namespace_flags(as_root: bool) -> list[str]:
     """Every namespace bubblewrap can unshare.
 
-    As root, the user namespace comes later (see :func:`_inside`): one made
-    here would map the sandbox's uid back to root, whom ``RLIMIT_NPROC`` never
-    binds. Otherwise the user namespace is what lets bubblewrap mount at all,
-    and ``--disable-userns`` stops the code inside from nesting another one.
+    The program's own user namespace comes later (see :func:`_inner_bwrap`).
+    As root, none is made here: it would map the sandbox's uid back to root,
+    whom ``RLIMIT_NPROC`` never binds. Otherwise the user namespace is what
+    lets bubblewrap mount at all.
     """
     flags = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts", "--unshare-cgroup-try"]
     if not as_root:
-        flags += ["--unshare-user", "--disable-userns"]
+        flags += ["--unshare-user"]
     return flags + ["--hostname", "sandbox", "--die-with-parent", "--new-session"]
 
 
@@ -250,6 +266,16 @@ def _parents_to_create(destinations: Sequence[Path]) -> list[str]:
     return args
 
 
+@dataclass(frozen=True)
+class WardenChannels:
+    """The descriptors the sandbox holds: ``started`` (written just before the program runs),
+    ``report`` (the warden's "ended" line and its report) and ``stop`` (the grader's request)."""
+
+    started: int
+    report: int
+    stop: int
+
+
 def bwrap_argv(
     argv: Sequence[str],
     *,
@@ -258,19 +284,23 @@ def bwrap_argv(
     limits: Limits,
     env: Mapping[str, str],
     sandbox_uid: int | None,
-    private_tmp: Path,
+    inputs_bytes: int,
+    channels: WardenChannels,
     data_fds: Mapping[str, int] = {},
-    started_fd: int | None = None,
 ) -> list[str]:
     """The whole ``bwrap`` command line for one run (pure: it reads only the file system's layout).
 
-    ``sandbox_uid`` is the uid ``setpriv`` drops to when the grader is root, or
-    None to run as the caller inside a user namespace. ``private_tmp`` is a
-    fresh host folder that becomes ``/tmp``. ``data_fds`` maps a path
-    inside to a file descriptor whose content becomes that read-only file.
-    ``started_fd``, if given, receives ``started`` just before ``argv`` runs.
+    Two bubblewraps nest. The outer one builds the read-only world, the disk
+    (a tmpfs of ``inputs_bytes`` plus the limit) and the warden's folder, and
+    runs the warden; the inner one, which the warden starts, shows the
+    program the disk's folders at ``workdir`` and ``/tmp`` and hides the
+    warden's. ``sandbox_uid`` is the uid ``setpriv`` drops to when the grader
+    is root, or None to run as the caller inside a user namespace. ``data_fds``
+    maps a path inside to a file descriptor whose content becomes that
+    read-only file.
     """
     readonly_binds = [*python_installation(), labkit_package(), *(Path(p).resolve() for p in readonly)]
+    disk_size = inputs_bytes + limits.disk_bytes + DISK_SLACK_BYTES
     args = [
         *_namespace_flags(as_root=sandbox_uid is not None),
         *_system_binds(),
@@ -278,57 +308,92 @@ def bwrap_argv(
         "--dev", "/dev",
         # tmpfs pages are RAM that no process's resident memory shows: keep it small.
         "--perms", "1777", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm",
-        "--bind", str(private_tmp), "/tmp",
+        "--perms", "1777", "--dir", "/tmp",
+        "--perms", "0755", "--size", str(disk_size), "--tmpfs", str(WARDEN_HOME / "disk"),
+        "--bind", str(workdir), str(WARDEN_HOME / "out"),
+        "--ro-bind", str(Path(sandbox_warden.__file__).resolve()), str(WARDEN_HOME / "warden.py"),
         *_parents_to_create([*readonly_binds, workdir]),
+        "--perms", "0755", "--dir", str(workdir),  # where the inner bubblewrap shows the disk's copy
     ]  # fmt: skip
-    # Outer folders first, so that a read-only path inside workdir stays read-only.
-    binds = [(path, "--ro-bind") for path in readonly_binds] + [(workdir, "--bind")]
-    for path, kind in sorted(binds, key=lambda bind: len(bind[0].parts)):
-        args += [kind, str(path), str(path)]
-    args += ["--chdir", str(workdir), "--clearenv"]
+    for path in sorted(readonly_binds, key=lambda path: len(path.parts)):
+        args += ["--ro-bind", str(path), str(path)]
+    args += ["--chdir", "/", "--clearenv"]
     for destination, fd in data_fds.items():
         args += ["--perms", "0644", "--ro-bind-data", str(fd), destination]
     for name, value in _environment(workdir, env).items():
         args += ["--setenv", name, value]
-    return [*args, "--", *_inside(limits, sandbox_uid), *_announce_start(started_fd), *argv]
+    config = {
+        "disk": str(WARDEN_HOME / "disk"), "out": str(WARDEN_HOME / "out"), "owner": sandbox_uid,
+        "inputs_bytes": inputs_bytes, "disk_size": disk_size, "max_files": limits.files,
+        "started_fd": channels.started, "report_fd": channels.report, "stop_fd": channels.stop,
+    }  # fmt: skip
+    warden = [sys.executable, "-I", "-S", str(WARDEN_HOME / "warden.py"), json.dumps(config)]
+    inner = _inner_bwrap(workdir, readonly_binds)
+    program = [*_inside(limits), *_announce_start(channels.started), *argv]
+    return [*args, "--", *_warden_privileges(sandbox_uid), *warden, *_drop_privileges(sandbox_uid),
+            *inner, "--", *program]
 
 
-def _announce_start(started_fd: int | None) -> list[str]:
+def _inner_bwrap(workdir: Path, readonly_binds: Sequence[Path]) -> list[str]:
+    """The nested bubblewrap: the disk's folders at ``workdir`` and ``/tmp``, the warden's folder hidden.
+
+    Its user namespace may not nest another (a new user namespace is where
+    most kernel exploits start). It re-binds the sandbox's own root with
+    ``--dev-bind``: a plain bind would mark the few devices in ``/dev``
+    unusable, and libraries need ``/dev/urandom`` (``std::random_device`` in
+    TensorFlow). Read-only paths under ``/tmp`` or ``workdir`` are bound again
+    after them, outer folders first, so that they stay visible and read-only.
+    The folders above a ``workdir`` in ``/tmp`` are the program's own, on its disk.
+    """
+    disk = WARDEN_HOME / "disk"
+    binds = [(disk / "tmp", Path("/tmp"), "--bind"), (disk / "work", workdir, "--bind")]
+    binds += [(path, path, "--ro-bind") for path in readonly_binds
+              if any(folder in path.parents for folder in (Path("/tmp"), workdir))]
+    args = [INNER_BWRAP, "--unshare-user", "--disable-userns", "--dev-bind", "/", "/"]
+    for source, destination, kind in sorted(binds, key=lambda bind: len(bind[1].parts)):
+        args += [kind, str(source), str(destination)]
+    hidden = ["--tmpfs", str(WARDEN_HOME), "--remount-ro", str(WARDEN_HOME)]  # read-only: no RAM to fill
+    return [*args, *hidden, "--die-with-parent", "--chdir", str(workdir)]
+
+
+def _announce_start(started_fd: int) -> list[str]:
     """A shell that says "started" on ``started_fd``, closes it, and becomes the program.
 
-    The word proves that bubblewrap's set-up worked, and it cannot be forged:
-    the program never holds the descriptor.
+    The word proves that both bubblewraps' set-up worked, and it cannot be
+    forged: the program never holds the descriptor.
     """
-    if started_fd is None:
-        return []
     script = f'printf started >&{started_fd} && exec {started_fd}>&- && exec /usr/bin/env -u SHLVL -- "$@"'
     return ["/bin/bash", "-c", script, "sandbox"]  # dash cannot name a descriptor above 9
 
 
-def _inside(limits: Limits, sandbox_uid: int | None) -> list[str]:
-    """The commands that run inside the sandbox before the student's, each ending in ``exec``.
+def _warden_privileges(sandbox_uid: int | None) -> list[str]:
+    """As root, the warden keeps only the capabilities its copies, kills and ``setpriv`` need (else nothing)."""
+    if sandbox_uid is None:
+        return []
+    kept = "chown,dac_override,dac_read_search,fowner,kill,setuid,setgid,setpcap"
+    return ["/usr/bin/setpriv", "--inh-caps=-all", f"--bounding-set=-all,+{kept.replace(',', ',+')}", "--"]
 
-    As root: ``setpriv`` becomes the unprivileged ``sandbox_uid`` with no
-    capabilities, and a second bubblewrap puts it in a user namespace that may
-    not nest more (a new user namespace is where most kernel exploits start).
-    Then the kernel's OOM killer, should the host run short, is told to take
+
+def _drop_privileges(sandbox_uid: int | None) -> list[str]:
+    """As root, ``setpriv`` becomes the unprivileged ``sandbox_uid`` with no capabilities (else nothing)."""
+    if sandbox_uid is None:
+        return []
+    return [
+        "/usr/bin/setpriv", f"--reuid={sandbox_uid}", f"--regid={sandbox_uid}", "--clear-groups",
+        "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
+    ]  # fmt: skip
+
+
+def _inside(limits: Limits) -> list[str]:
+    """The commands that run just before the student's, each ending in ``exec``.
+
+    The kernel's OOM killer, should the host run short, is told to take
     sandboxed code first, and the per-process limits are set. RLIMIT_AS would
     be the easy memory limit, but TensorFlow and PyTorch reserve many GiB of
     address space they never touch, so it kills them at import: the resident
     memory of the tree is measured from outside instead.
-
-    The second bubblewrap re-binds the sandbox's own root with ``--dev-bind``:
-    a plain bind would mark the few devices in ``/dev`` unusable, and
-    libraries need ``/dev/urandom`` (``std::random_device`` in TensorFlow).
     """
-    commands = []
-    if sandbox_uid is not None:
-        commands += [
-            "/usr/bin/setpriv", f"--reuid={sandbox_uid}", f"--regid={sandbox_uid}", "--clear-groups",
-            "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
-            INNER_BWRAP, "--unshare-user", "--disable-userns", "--dev-bind", "/", "/", "--die-with-parent", "--",
-        ]  # fmt: skip
-    return commands + [
+    return [
         "/usr/bin/choom", "-n", "1000", "--",
         "/usr/bin/prlimit", f"--nproc={limits.processes}", f"--fsize={limits.file_bytes}", "--core=0", "--",
     ]  # fmt: skip
@@ -428,14 +493,14 @@ def _run(
     env: Mapping[str, str],
     stdin: bytes | None,
 ) -> SandboxResult:
-    """:func:`run` once its arguments are checked: lend the folders, run, take them back."""
+    """:func:`run` once its arguments are checked: open the pipes, run, give ``workdir`` back."""
     as_root = os.geteuid() == 0
     uid = _fresh_uid() if as_root else os.getuid()
     owner = workdir.stat()
     data_fds: dict[str, int] = {}
-    private_tmp = Path(tempfile.mkdtemp(prefix="labkit-sandbox-tmp-"))
-    started_read, started_write = os.pipe()
-    pipe_fds = [started_read, started_write]  # ours to close until _supervise takes them
+    started, report, stop = os.pipe(), os.pipe(), os.pipe()
+    inside = WardenChannels(started=started[1], report=report[1], stop=stop[0])
+    ours = [started[0], report[0], stop[1], *vars(inside).values()]  # to close until _supervise takes them
     try:
         passwd, group = _passwd(uid, workdir)
         data_fds = {"/etc/passwd": _data_fd(passwd), "/etc/group": _data_fd(group)}
@@ -446,25 +511,47 @@ def _run(
             limits=limits,
             env=env,
             sandbox_uid=uid if as_root else None,
-            private_tmp=private_tmp,
+            inputs_bytes=_tree_bytes(workdir),
+            channels=inside,
             data_fds=data_fds,
-            started_fd=started_write,
         )
-        if as_root:  # lent to the sandbox's uid for the run
-            for folder in (workdir, private_tmp):
-                _chown_tree(folder, uid, uid)
-        pipe_fds = []  # closed by _supervise from here on, whatever happens: never twice, since
+        ours = []  # closed by _supervise from here on, whatever happens: never twice, since
         # with several sandboxes in threads a closed number is soon another thread's descriptor
         return _supervise(
-            [bwrap, *command], [workdir, private_tmp], limits, stdin, data_fds=[*data_fds.values()],
-            started=(started_read, started_write),
+            [bwrap, *command], limits, stdin, data_fds=[*data_fds.values()], inside=inside,
+            started=started[0], report=report[0], stop=stop[1],
         )  # fmt: skip
     finally:
-        for fd in [*data_fds.values(), *pipe_fds]:
+        for fd in [*data_fds.values(), *ours]:
             os.close(fd)
-        shutil.rmtree(private_tmp, ignore_errors=True)
-        if as_root:
+        if as_root:  # the warden copied the files back as root
             _chown_tree(workdir, owner.st_uid, owner.st_gid)
+
+
+def _tree_bytes(folder: Path) -> int:
+    """What the files under ``folder`` take on a tmpfs: page-rounded sizes, a hard-linked file once.
+
+    The sandbox's disk is made this much larger than its limit, so the inputs
+    already in ``workdir`` cost the program nothing.
+    """
+    total, seen, pending = 0, set(), [str(folder)]
+    while pending:
+        try:
+            entries = os.scandir(pending.pop())
+        except OSError:
+            continue
+        with entries:
+            for entry in entries:
+                try:
+                    info = entry.stat(follow_symlinks=False)
+                except OSError:
+                    continue
+                if stat.S_ISDIR(info.st_mode):
+                    pending.append(entry.path)
+                elif stat.S_ISREG(info.st_mode) and (info.st_dev, info.st_ino) not in seen:
+                    seen.add((info.st_dev, info.st_ino))
+                    total += sandbox_warden.page_rounded(info.st_size)
+    return total
 
 
 def _checked_workdir(workdir: Path) -> Path:
@@ -579,19 +666,25 @@ def _feed(pipe, data: bytes) -> None:
 
 def _supervise(
     command: list[str],
-    writable: list[Path],
     limits: Limits,
     stdin: bytes | None,
     *,
     data_fds: list[int],
-    started: tuple[int, int],
+    inside: WardenChannels,
+    started: int,
+    report: int,
+    stop: int,
 ) -> SandboxResult:
-    """Start bubblewrap, watch the tree against the limits, and kill it the moment one breaks.
+    """Start bubblewrap, watch the tree against the limits, and stop it the moment one breaks.
 
-    ``started`` is the pipe on which the sandbox announces that its set-up worked.
+    ``inside`` are the sandbox's ends of the pipes, closed here once it holds
+    them; ``started``, ``report`` and ``stop`` are the grader's ends. A broken
+    limit asks the warden to end the program and copy ``workdir`` back; a
+    warden that has not finished :data:`STOP_GRACE_SECONDS` later, or a tree
+    still over the memory limit half a second later, is killed outright.
     """
-    started_read, started_write = started
-    announcement_pipe = os.fdopen(started_read, "rb", buffering=0)  # owns started_read from here
+    announcement_pipe = os.fdopen(started, "rb", buffering=0)  # own their descriptors from here
+    report_pipe = os.fdopen(report, "rb", buffering=0)
     start = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -599,35 +692,42 @@ def _supervise(
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            pass_fds=[*data_fds, started_write],
+            pass_fds=[*data_fds, *vars(inside).values()],
             start_new_session=True,
         )
     except OSError as error:
-        announcement_pipe.close()
+        for pipe in (announcement_pipe, report_pipe):
+            pipe.close()
+        os.close(stop)
         raise SandboxUnavailable(f"bubblewrap could not be started: {error}. {INSTALL_HINT}") from error
     finally:
-        os.close(started_write)  # only the sandbox holds it now: its end means the end of the sandbox
+        for fd in vars(inside).values():  # only the sandbox holds them now: their end is the sandbox's
+            os.close(fd)
     stdout, stderr = _BoundedReader(proc.stdout, limits.output_bytes), _BoundedReader(proc.stderr, limits.output_bytes)
-    announcement = _BoundedReader(announcement_pipe, 16)
+    announcement, warden = _BoundedReader(announcement_pipe, 16), _BoundedReader(report_pipe, 2**16)
     if stdin is not None:
         threading.Thread(target=_feed, args=(proc.stdin, stdin), daemon=True).start()
     broken: tuple[str, str] | None = None
-    peak, reaped, next_disk_check = 0, None, start
+    peak, reaped, grace_from = 0, None, None  # grace_from: when only the warden had work left
     ended = os.pidfd_open(proc.pid)  # readable once bubblewrap exits: no waiting out a poll interval
     try:
         while (reaped := _reap(proc.pid, block=False)) is None:
-            if broken is None:
-                now = time.monotonic()
-                memory = _tree_memory(proc.pid)
-                peak = max(peak, memory)
-                written = None
-                if now >= next_disk_check:
-                    next_disk_check = now + DISK_POLL_SECONDS
-                    written = sum(_folder_bytes(folder) for folder in writable)
+            now = time.monotonic()
+            program_ended = warden.kept.startswith(b"ended\n")  # and every process it started
+            memory = 0 if program_ended else _tree_memory(proc.pid)
+            peak = max(peak, memory)
+            if broken is None and not program_ended:
                 printed = stdout.overflowed or stderr.overflowed
-                broken = _broken_limit(limits, now - start, memory, printed, written)
+                broken = _broken_limit(limits, now - start, memory, printed)
                 if broken is not None:
-                    _kill(proc.pid)
+                    os.write(stop, b"stop")
+            if grace_from is None and (broken is not None or program_ended):
+                grace_from = now
+            if grace_from is not None and (
+                now - grace_from > STOP_GRACE_SECONDS
+                or (memory > limits.memory_bytes and now - grace_from > 5 * POLL_SECONDS)
+            ):
+                _kill(proc.pid)
             select.select([ended], [], [], POLL_SECONDS)
     finally:
         os.close(ended)
@@ -635,22 +735,53 @@ def _supervise(
             _kill(proc.pid)
             reaped = _reap(proc.pid, block=True)
         proc.returncode = reaped[0]  # reaped here (for its resource usage), not by Popen
-        for reader in (stdout, stderr, announcement):
+        for reader in (stdout, stderr, announcement, warden):
             reader.finish()
+        os.close(stop)
         if proc.stdin is not None:
             _close_quietly(proc.stdin)
     exit_code, usage = reaped
     seconds = time.monotonic() - start
     peak = max(peak, usage.ru_maxrss * 1024)  # the largest single process, if it outgrew the polls
     if broken is None and (stdout.overflowed or stderr.overflowed):
-        broken = _broken_limit(limits, seconds, 0, True, None)
+        broken = _broken_limit(limits, seconds, 0, True)
+    report = _warden_report(warden.kept)
+    if broken is None and bytes(announcement.kept) != b"started":
+        problem = report.get("error") or stderr.text().strip()
+        raise SandboxUnavailable(f"bubblewrap could not set up the sandbox: {problem}")
+    broken = broken or _warden_verdict(report, limits)
     if broken is not None:
         status, detail = broken
         return SandboxResult(status, None, stdout.text(), stderr.text(), seconds, peak, detail)
-    if bytes(announcement.kept) != b"started":
-        raise SandboxUnavailable(f"bubblewrap could not set up the sandbox: {stderr.text().strip()}")
     status, code, detail = _verdict(exit_code)
     return SandboxResult(status, code, stdout.text(), stderr.text(), seconds, peak, detail)
+
+
+def _warden_report(written: bytes) -> dict:
+    """The warden's report: the JSON object on the last line it wrote ({} if it wrote none)."""
+    lines = [line for line in written.splitlines() if line.strip() and line != b"ended"]
+    try:
+        report = json.loads(lines[-1]) if lines else {}
+    except ValueError:
+        return {}
+    return report if isinstance(report, dict) else {}
+
+
+def _warden_verdict(report: dict, limits: Limits) -> tuple[str, str] | None:
+    """The status and explanation the warden's report calls for, else None (the exit code decides).
+
+    Fails closed: a run whose files did not come back is never "ok".
+    """
+    why = str(report.get("why", ""))
+    if why.startswith("created "):
+        return "output-limit", why
+    written = report.get("written", 0)
+    if isinstance(written, int) and written > limits.disk_bytes:
+        return "output-limit", f"wrote {_mib(written)} of files, more than the {_mib(limits.disk_bytes)} limit"
+    if report.get("copied_back") is not True:
+        problem = report.get("error") or why or "the sandbox ended before its warden reported"
+        return "error", f"its files could not be copied back ({str(problem)[:500]})"
+    return None
 
 
 def _reap(pid: int, *, block: bool) -> tuple[int, object] | None:
@@ -659,9 +790,7 @@ def _reap(pid: int, *, block: bool) -> tuple[int, object] | None:
     return (os.waitstatus_to_exitcode(wait_status), usage) if done else None
 
 
-def _broken_limit(
-    limits: Limits, seconds: float, memory: int, printed_too_much: bool, written: int | None
-) -> tuple[str, str] | None:
+def _broken_limit(limits: Limits, seconds: float, memory: int, printed_too_much: bool) -> tuple[str, str] | None:
     """The status and an explanation when a measurement breaks a limit, else None."""
     if seconds > limits.wall_seconds:
         return "timeout", f"ran longer than the {limits.wall_seconds:g} s limit"
@@ -669,8 +798,6 @@ def _broken_limit(
         return "out-of-memory", f"used {_mib(memory)} of memory, more than the {_mib(limits.memory_bytes)} limit"
     if printed_too_much:
         return "output-limit", f"printed more than {_mib(limits.output_bytes)} to stdout or stderr"
-    if written is not None and written > limits.disk_bytes:
-        return "output-limit", f"wrote {_mib(written)} of files, more than the {_mib(limits.disk_bytes)} limit"
     return None
 
 
@@ -717,25 +844,4 @@ def _tree_memory(pid: int) -> int:
                 pending += map(int, Path(f"/proc/{current}/task/{thread}/children").read_text().split())
         except (OSError, ValueError, IndexError):
             continue  # it ended while we looked
-    return total
-
-
-def _folder_bytes(folder: Path) -> int:
-    """Disk blocks used under ``folder``, without following links."""
-    total = 0
-    stack = [str(folder)]
-    while stack:
-        try:
-            entries = os.scandir(stack.pop())
-        except OSError:
-            continue
-        with entries:
-            for entry in entries:
-                try:
-                    info = entry.stat(follow_symlinks=False)
-                except OSError:
-                    continue
-                total += info.st_blocks * 512
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(entry.path)
     return total

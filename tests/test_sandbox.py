@@ -6,6 +6,7 @@ host is unharmed; the limits are made small so that each takes a few seconds.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -200,12 +201,12 @@ def test_solutions_repository_other_students_and_host_files_are_invisible(workdi
 def test_nothing_outside_workdir_can_be_written(workdir: Path, mirror_dir: Path):
     places = [str(sandbox.labkit_package() / "planted.py"), str(Path(sys.prefix) / "planted.pth"),
               "/usr/planted", "/etc/planted", "/planted", str(mirror_dir / "planted"),
-              str(workdir.parent / "planted")]  # fmt: skip
+              f"{sandbox.WARDEN_HOME}/planted", f"{sandbox.WARDEN_HOME}/out/planted"]  # fmt: skip
     seen = facts(
         f"""
         import json
         outcomes = {{}}
-        for path in {places!r} + ["/tmp/scratch", "mine.txt"]:
+        for path in {places!r} + ["/tmp/scratch", {str(workdir.parent / "planted")!r}, "mine.txt"]:
             try:
                 open(path, "w").write("x"); outcomes[path] = "written"
             except OSError as error:
@@ -217,9 +218,11 @@ def test_nothing_outside_workdir_can_be_written(workdir: Path, mirror_dir: Path)
     )
     assert {path: outcome for path, outcome in seen.items() if outcome == "written"} == {
         "/tmp/scratch": "written",  # a private /tmp, gone afterwards
+        str(workdir.parent / "planted"): "written",  # workdir lies in /tmp here: its parent is in the private one
         "mine.txt": "written",
     }
     assert not any(Path(p).exists() for p in places) and not Path("/tmp/scratch").exists()
+    assert not (workdir.parent / "planted").exists()
     assert (workdir / "mine.txt").exists()
 
 
@@ -435,23 +438,96 @@ def test_one_huge_file_is_stopped_by_the_file_limit(workdir: Path):
     assert (workdir / "weights.bin").stat().st_size <= SMALL.file_bytes
 
 
-def test_many_files_are_stopped_by_the_disk_limit(workdir: Path):
-    result = python(
+def test_the_disk_limit_stops_the_write_that_would_break_it(workdir: Path):
+    result = python(  # as fast as it can: nothing is measured, the full disk refuses the write
         """
-        import itertools, time
+        import itertools
         for n in itertools.count():
-            with open(f"part-{n}.bin", "wb") as out:
-                out.write(b"\\1" * 4 * 2**20)
-            with open(f"/tmp/part-{n}.bin", "wb") as out:
-                out.write(b"\\1" * 4 * 2**20)
-            time.sleep(0.02)
+            for folder in (".", "/tmp"):
+                with open(f"{folder}/part-{n}.bin", "wb") as out:
+                    out.write(b"\\1" * 4 * 2**20)
         """,
         workdir,
     )
     assert result.status == "output-limit" and result.returncode is None
-    assert result.detail.startswith("wrote ")
-    written = sum(p.stat().st_size for p in workdir.iterdir())
-    assert SMALL.disk_bytes / 2 < written < 2 * SMALL.disk_bytes  # /tmp counted too, then removed
+    assert result.detail.startswith("wrote ") and "No space left on device" in result.stderr
+    written = sum(p.stat().st_size for p in workdir.iterdir())  # /tmp held the other half, and is gone
+    assert SMALL.disk_bytes / 2 - 4 * 2**20 <= written <= SMALL.disk_bytes / 2 + sandbox.DISK_SLACK_BYTES
+
+
+def test_files_already_in_workdir_do_not_count_against_the_disk_limit(workdir: Path):
+    (workdir / "weights.bin").write_bytes(b"\2" * (SMALL.disk_bytes + 8 * 2**20))
+    result = python(
+        """
+        data = open("weights.bin", "rb").read()
+        open("copy-of-a-part.bin", "wb").write(data[: 6 * 2**20])
+        print(len(data))
+        """,
+        workdir,
+    )
+    assert (result.status, result.stdout.strip()) == ("ok", str(SMALL.disk_bytes + 8 * 2**20))
+    assert (workdir / "copy-of-a-part.bin").stat().st_size == 6 * 2**20
+
+
+def test_many_empty_files_are_stopped_by_the_file_limit(workdir: Path):
+    few_files = dataclasses.replace(SMALL, files=500)
+    result = python(
+        """
+        import itertools, os
+        os.mkdir("many")
+        for n in itertools.count():
+            open(f"many/{n}", "w").close()
+        """,
+        workdir,
+        limits=few_files,
+    )
+    assert result.status == "output-limit" and result.returncode is None
+    assert result.detail.startswith("created ") and "more than the 500 limit" in result.detail
+    assert 500 < len(list((workdir / "many").iterdir())) < 100_000  # stopped within a tenth of a second
+
+
+def test_files_written_before_a_limit_broke_still_come_back(workdir: Path):
+    result = python(
+        """
+        import time
+        open("first-model.json", "w").write('{"accuracy": 0.97}')
+        time.sleep(60)
+        """,
+        workdir,
+        limits=dataclasses.replace(SMALL, wall_seconds=2),
+    )
+    assert result.status == "timeout"
+    assert (workdir / "first-model.json").read_text() == '{"accuracy": 0.97}'
+
+
+def test_a_hard_linked_file_comes_back_once(workdir: Path):
+    result = python(
+        """
+        import os
+        open("model.bin", "wb").write(b"\\3" * 2**20)
+        for n in range(200):  # 200 MiB if each came back as a copy, more than the disk
+            os.link("model.bin", f"link-{n}.bin")
+        """,
+        workdir,
+    )
+    assert result.ok, result.stderr
+    assert (workdir / "model.bin").stat().st_nlink == 201
+    assert (workdir / "link-199.bin").stat().st_ino == (workdir / "model.bin").stat().st_ino
+
+
+def test_nothing_runs_on_once_the_files_are_back(workdir: Path):
+    result = python(
+        """
+        import subprocess, sys
+        writer = "import time\\nwhile True: open('late.txt', 'a').write('x'); time.sleep(0.01)"
+        subprocess.Popen([sys.executable, "-c", writer], start_new_session=True)
+        """,
+        workdir,
+    )
+    assert result.ok, result.stderr
+    before = {p.name: p.stat().st_size for p in workdir.iterdir()}
+    time.sleep(0.5)
+    assert {p.name: p.stat().st_size for p in workdir.iterdir()} == before
 
 
 def test_only_plain_files_come_back(workdir: Path, tmp_path: Path):
