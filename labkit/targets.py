@@ -35,7 +35,8 @@ TARGETS: Mapping[str, Mapping[str, Target]] = {
         "cnn": Target(full=0.985, quick=0.90),
     },
     "lab2-fashion-mnist": {
-        "cnn": Target(full=0.915, quick=0.80),
+        # Full, seeds 1-5 (benchmarks full_marks): 92.56-92.75%; quick: 84.88-85.72%.
+        "cnn": Target(full=0.92, quick=0.80),
     },
     "lab3-annealing-augmentation": {
         "plain": Target(full=0.985, quick=0.92),

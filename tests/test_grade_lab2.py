@@ -126,7 +126,7 @@ def test_the_recipe_is_read_from_the_source_notebook_for_each_profile():
     solution = nbformat.read(solution_notebook(LAB), as_version=4)
     quick = lab2.recipe_of(solution, "quick", 60_000)
     assert (quick.train_size, quick.epochs, quick.batch_size, quick.steps) == (6000, 3, 128, 129)
-    assert lab2.recipe_of(solution, "full", 60_000).steps == 10 * 422
+    assert lab2.recipe_of(solution, "full", 60_000).steps == 8 * 422  # 8 epochs of 422 batches
 
 
 def test_the_probe_s_probabilities_are_mostly_hesitant_with_one_clear_maximum():
