@@ -34,6 +34,7 @@ import ctypes
 import json
 import os
 import select
+import shutil
 import signal
 import stat
 import sys
@@ -136,24 +137,10 @@ def clear_folder(folder: str) -> None:
     """Remove everything inside ``folder`` (links are removed, never followed)."""
     for name in os.listdir(folder):
         path = os.path.join(folder, name)
-        if os.path.isdir(path) and not os.path.islink(path):
-            _remove_tree(path)
+        if stat.S_ISDIR(os.lstat(path).st_mode):
+            shutil.rmtree(path)  # its folders are all the owner's to empty: copy_tree made them so
         else:
             os.unlink(path)
-
-
-def _remove_tree(folder: str) -> None:
-    for root, dirs, files in os.walk(folder, topdown=False):
-        os.chmod(root, 0o700)  # a folder the program made read-only still empties
-        for name in files:
-            os.unlink(os.path.join(root, name))
-        for name in dirs:
-            path = os.path.join(root, name)
-            if os.path.islink(path):
-                os.unlink(path)
-            else:
-                os.rmdir(path)
-    os.rmdir(folder)
 
 
 def not_traceable() -> None:
