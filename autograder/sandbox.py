@@ -370,8 +370,8 @@ def _warden_privileges(sandbox_uid: int | None) -> list[str]:
     """As root, the warden keeps only the capabilities its copies, kills and ``setpriv`` need (else nothing)."""
     if sandbox_uid is None:
         return []
-    kept = "chown,dac_override,dac_read_search,fowner,kill,setuid,setgid,setpcap"
-    return ["/usr/bin/setpriv", "--inh-caps=-all", f"--bounding-set=-all,+{kept.replace(',', ',+')}", "--"]
+    kept = "+chown,+dac_override,+dac_read_search,+fowner,+kill,+setuid,+setgid,+setpcap"
+    return ["/usr/bin/setpriv", "--inh-caps=-all", f"--bounding-set=-all,{kept}", "--"]
 
 
 def _drop_privileges(sandbox_uid: int | None) -> list[str]:
