@@ -39,9 +39,10 @@ TARGETS: Mapping[str, Mapping[str, Target]] = {
         "cnn": Target(full=0.92, quick=0.80),
     },
     "lab3-annealing-augmentation": {
-        "plain": Target(full=0.985, quick=0.92),
+        # Full, seeds 1-5: plain 98.88-99.23%, annealed 99.02-99.39%, augmented 99.19-99.33%.
+        "plain": Target(full=0.98, quick=0.92),
         "annealed": Target(full=0.985, quick=0.92),
-        "augmented": Target(full=0.99, quick=0.90),
+        "augmented": Target(full=0.985, quick=0.90),
     },
     "lab4-emnist-baselines": {
         # On the offline partition: quick, seeds 1-5, dense 73.7-74.9%, CNN 82.8-83.0%;
