@@ -10,7 +10,7 @@ benchmark holds them to it: for every model a lab grades, it trains
   official test set, so that only the recipe differs;
 
 and reports the time ratio (seed / ours) and the accuracy difference. The seeds'
-recipes are long (seed 002: ~40 min, seed 004: ~85 min, seed 000: ~20 min on 2 CPU cores), so this
+recipes are long (seed 002: ~40 min, seed 004: ~85 min, seed 000: ~7 min on 2 CPU cores), so this
 benchmark is not part of ``make bench``; run it explicitly, one lab at a time if
 need be::
 
