@@ -321,16 +321,32 @@ def test_nothing_started_inside_outlives_the_run(workdir: Path):
     assert sandbox_processes_left() == []
 
 
+def _why_no_sandbox(grader: subprocess.Popen, output: Path) -> str:
+    """What a grader whose sandbox never appeared was doing, for the failure message."""
+    if grader.poll() is not None:
+        state = f"exited with {grader.returncode}"
+    else:
+        children = [(p.name(), p.uids().real) for p in psutil.Process(grader.pid).children(recursive=True)]
+        state = f"is still running, with the processes (name, uid) {children}"
+    return f"the sandbox never started: the grader {state} and wrote {output.read_text(errors='replace')!r}"
+
+
 def test_the_sandbox_dies_with_the_grader(workdir: Path):
-    grader = subprocess.Popen(
-        [sys.executable, "-c", "import sys; from pathlib import Path; from autograder import sandbox; "
-         "sandbox.run(['sleep', '120'], workdir=Path(sys.argv[1]))", str(workdir)],
-        cwd=REPO,
-    )  # fmt: skip
+    output = workdir.parent / "grader-output.txt"
+    with output.open("wb") as sink:
+        grader = subprocess.Popen(
+            [sys.executable, "-c", "import sys; from pathlib import Path; from autograder import sandbox; "
+             "sandbox.run(['sleep', '120'], workdir=Path(sys.argv[1]))", str(workdir)],
+            cwd=REPO, stdout=sink, stderr=subprocess.STDOUT,
+        )  # fmt: skip
     deadline = time.monotonic() + 30
-    while not sandbox_processes_left(grader.pid) and time.monotonic() < deadline:
+    while not sandbox_processes_left(grader.pid) and time.monotonic() < deadline and grader.poll() is None:
         time.sleep(0.1)
-    assert sandbox_processes_left(grader.pid), "the sandbox never started"
+    if not sandbox_processes_left(grader.pid):
+        why = _why_no_sandbox(grader, output)
+        grader.kill()
+        grader.wait()
+        pytest.fail(why)
     grader.kill()
     grader.wait()
     deadline = time.monotonic() + 5
