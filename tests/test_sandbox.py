@@ -342,13 +342,10 @@ def test_the_sandbox_dies_with_the_grader(workdir: Path):
     deadline = time.monotonic() + 30
     while not sandbox_processes_left(grader.pid) and time.monotonic() < deadline and grader.poll() is None:
         time.sleep(0.1)
-    if not sandbox_processes_left(grader.pid):
-        why = _why_no_sandbox(grader, output)
-        grader.kill()
-        grader.wait()
-        pytest.fail(why)
+    why_not_started = "" if sandbox_processes_left(grader.pid) else _why_no_sandbox(grader, output)
     grader.kill()
     grader.wait()
+    assert not why_not_started, why_not_started
     deadline = time.monotonic() + 5
     while sandbox_processes_left(grader.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
