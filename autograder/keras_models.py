@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from autograder import evaluation_sets, probes, sandbox
-from autograder.results import SANDBOX_VERDICTS, PartResult, judged, not_judged
+from autograder.results import SANDBOX_VERDICTS, PartResult, accuracy_part, judged, not_judged
 
 MAX_MODEL_BYTES = 32 * 2**20
 MAX_SUMMARY_BYTES = 2**20
@@ -241,26 +241,6 @@ def architecture_part(part: str, points: float, found: ModelProbe, spec: Sequenc
     report = compare_summary(found.summary, spec, **check)
     return judged(part, points, report.passed, str(report),
                   value=f"{found.summary.params:,} parameters", threshold=check.get("params"))
-
-
-def accuracy_part(part: str, points: float, found: ModelProbe, evaluation, target: float,
-                  what: str) -> PartResult:
-    """The accuracy measured from the probe's predictions, against the lab's target.
-
-    ``evaluation`` is this module's or :mod:`autograder.torch_models`'s
-    ``EvaluationSet``: its ``labels``, and its ``description`` for the message.
-    """
-    labels = evaluation.labels
-    if found.predictions is None:
-        reason = found.problem or "The model gave no predictions."
-        if found.verdict == "fail":
-            return judged(part, points, False, reason, threshold=target)
-        return not_judged(part, points, found.verdict, reason)
-    accuracy = float(np.mean(found.predictions.argmax(axis=1) == labels))
-    passed = accuracy >= target
-    message = (f"{what} reaches {accuracy:.2%} on {evaluation.description}, "
-               f"{'at or above' if passed else 'below'} the target of {target:.1%}.")
-    return judged(part, points, passed, message, value=round(accuracy, 6), threshold=target)
 
 
 @dataclass(frozen=True)

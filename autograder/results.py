@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from labkit._files import replaced_atomically
 
 VERDICTS = ("pass", "fail", "error", "timeout", "out-of-memory", "crashed")
@@ -54,6 +56,29 @@ def not_judged(part: str, max_points: float, verdict: str, message: str) -> Part
     if verdict == "pass":
         raise ValueError("a part that was not judged cannot pass")
     return PartResult(part, verdict, 0.0, max_points, message)
+
+
+def accuracy_part(part: str, points: float, found, evaluation, target: float,
+                  what: str) -> PartResult:
+    """The accuracy measured from a model's predictions, against the lab's target.
+
+    ``found`` is what running the model gave, whatever its framework
+    (:class:`autograder.keras_models.ModelProbe`, :class:`autograder.torch_models.Predictions`):
+    its ``predictions`` (one row of scores per image), or the ``problem`` and
+    ``verdict`` of a run that gave none. ``evaluation`` holds the ``labels`` and
+    a ``description`` of the images for the message.
+    """
+    labels = evaluation.labels
+    if found.predictions is None:
+        reason = found.problem or "The model gave no predictions."
+        if found.verdict == "fail":
+            return judged(part, points, False, reason, threshold=target)
+        return not_judged(part, points, found.verdict, reason)
+    accuracy = float(np.mean(found.predictions.argmax(axis=1) == labels))
+    passed = accuracy >= target
+    message = (f"{what} reaches {accuracy:.2%} on {evaluation.description}, "
+               f"{'at or above' if passed else 'below'} the target of {target:.1%}.")
+    return judged(part, points, passed, message, value=round(accuracy, 6), threshold=target)
 
 
 @dataclass(frozen=True)

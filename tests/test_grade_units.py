@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import json
 import pickle
+from types import SimpleNamespace
 
 import nbformat
 import numpy as np
 import pytest
 
 from autograder import feedback, keras_models, notebooks, source, submissions
-from autograder.results import NotebookTest, PartResult, SubmissionResult, judged, not_judged, read_result, write_result
+from autograder.results import (
+    NotebookTest, PartResult, SubmissionResult, accuracy_part, judged, not_judged, read_result, write_result
+)
 from tests.notebooks import released_notebook, solution_notebook
 
 LAB = "lab1-mnist"
@@ -67,6 +70,23 @@ def test_only_a_pass_earns_points():
         not_judged("p", 3, "pass", "not judged cannot pass")
     with pytest.raises(ValueError):
         PartResult("p", "maybe", 0, 3, "unknown verdict")
+
+
+def test_an_accuracy_part_is_judged_from_predictions_whatever_ran_the_model():
+    evaluation = SimpleNamespace(labels=np.array([0, 1, 2, 1]), description="4 held-out images")
+    scores = np.eye(3)[[0, 1, 2, 2]]  # three of four right
+    ran = SimpleNamespace(predictions=scores, problem=None, verdict="pass")
+    passed = accuracy_part("test-acc", 3, ran, evaluation, 0.75, "Your CNN")
+    assert (passed.verdict, passed.points, passed.value, passed.threshold) == ("pass", 3, 0.75, 0.75)
+    assert passed.message == "Your CNN reaches 75.00% on 4 held-out images, at or above the target of 75.0%."
+    failed = accuracy_part("test-acc", 3, ran, evaluation, 0.8, "Your CNN")
+    assert (failed.verdict, failed.points) == ("fail", 0) and "below the target of 80.0%" in failed.message
+    refused = accuracy_part("test-acc", 3, SimpleNamespace(predictions=None, problem="cnn.keras is missing.",
+                                                           verdict="fail"), evaluation, 0.8, "Your CNN")
+    assert (refused.verdict, refused.message, refused.threshold) == ("fail", "cnn.keras is missing.", 0.8)
+    timed_out = accuracy_part("test-acc", 3, SimpleNamespace(predictions=None, problem=None, verdict="timeout"),
+                              evaluation, 0.8, "Your CNN")
+    assert (timed_out.verdict, timed_out.points, timed_out.message) == ("timeout", 0, "The model gave no predictions.")
 
 
 def test_results_round_trip_through_their_json_file(tmp_path):

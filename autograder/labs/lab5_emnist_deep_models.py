@@ -64,12 +64,11 @@ from pathlib import Path
 import numpy as np
 
 from autograder import (
-    comet_review, evaluation_sets, keras_models, notebook_parts, notebook_run, probes, sandbox, source,
-    torch_models
+    comet_review, evaluation_sets, notebook_parts, notebook_run, probes, sandbox, source, torch_models
 )
 from autograder.labs import LabGrader
 from autograder.options import GradingOptions
-from autograder.results import Graded, PartResult, judged, not_judged
+from autograder.results import Graded, PartResult, accuracy_part, judged, not_judged
 from autograder.torch_models import Predictions, Reference
 
 LAB = "lab5-emnist-deep-models"
@@ -415,10 +414,10 @@ def network_parts(artifacts: Path, context: Context) -> tuple[dict[str, PartResu
     parts = {
         LENET_MODEL: lenet_model_part(points[LENET_MODEL], found["lenet"], context.lenet,
                                       context.lenet_parameters, len(context.emnist.labels)),
-        LENET_ACCURACY: keras_models.accuracy_part(LENET_ACCURACY, points[LENET_ACCURACY], found["lenet"],
-                                                   context.emnist, context.targets["lenet"], "Your LeNet"),
-        VGG_ACCURACY: keras_models.accuracy_part(VGG_ACCURACY, points[VGG_ACCURACY], found["vgg"], context.emnist,
-                                                 context.targets["vgg"], "Your VGG"),
+        LENET_ACCURACY: accuracy_part(LENET_ACCURACY, points[LENET_ACCURACY], found["lenet"], context.emnist,
+                                      context.targets["lenet"], "Your LeNet"),
+        VGG_ACCURACY: accuracy_part(VGG_ACCURACY, points[VGG_ACCURACY], found["vgg"], context.emnist,
+                                    context.targets["vgg"], "Your VGG"),
         TRANSFER: transfer_part(points[TRANSFER], found["mnist-transfer"], context, files, expected, problems),
     }
     return parts, ({"models": ran.run} if ran.run else {})
@@ -556,8 +555,8 @@ def lenet_class_part(file_part: PartResult, images: np.ndarray, out: Path) -> tu
 def transfer_part(points: float, found: Predictions, context: Context, files: Mapping[str, Path],
                   expected: Mapping[str, Reference], problems: Mapping[str, str]) -> PartResult:
     """MNIST accuracy vs the target, and the feature extractor's parameters unchanged from the VGG's."""
-    result = keras_models.accuracy_part(TRANSFER, points, found, context.mnist, context.targets["mnist-transfer"],
-                                        "Your transferred VGG")
+    result = accuracy_part(TRANSFER, points, found, context.mnist, context.targets["mnist-transfer"],
+                           "Your transferred VGG")
     if found.predictions is None:
         return result
     vgg, transfer = expected.get("vgg"), expected["mnist-transfer"]
