@@ -21,7 +21,8 @@ unpickles. What each defence is for:
   the sandbox's disk, which vanishes with it: a trusted warden
   (:mod:`autograder.sandbox_warden`) copies ``workdir`` onto it before the
   program starts and back once no process of the program is left. ``/dev``
-  holds only null, zero, random and the like, ``/dev/shm`` is small.
+  holds only null, zero, random and the like; ``/dev/shm`` is small (64 MiB),
+  and its files count with the disk's against the file limit.
 - **Only data comes back.** The grader reads what is left in ``workdir`` with
   :func:`read_output`, which refuses links (one could point at a host file the
   grader can read) and anything but a regular file of a bounded size.

@@ -22,7 +22,8 @@ the grader's user; either way the program cannot signal, trace or see its
 files. The copies follow no links, recreate links and FIFOs as such, keep hard
 links as one file, and stop at a byte budget, so whatever the program leaves
 costs the host no more than the disk held. The file count (each file costs
-RAM on a tmpfs) is measured ten times a second.
+RAM on a tmpfs) is measured ten times a second, on the disk and on the
+sandbox's ``/dev/shm``, whose size caps its bytes but not its files.
 
 Run as ``python -I -S sandbox_warden.py CONFIG_JSON COMMAND...``; it imports
 only the standard library, because nothing else is certain inside.
@@ -41,6 +42,8 @@ import sys
 import time
 
 PAGE_BYTES = os.sysconf("SC_PAGE_SIZE")
+SHARED_MEMORY = "/dev/shm"
+"""The other tmpfs the program can write to (the sandbox's own, small): its files count too."""
 POLL_SECONDS = 0.1
 MAX_DEPTH = 64
 """Folders deeper than this inside the work folder are not copied (no program of ours nests so deep)."""
@@ -217,7 +220,7 @@ def run_program(command: list[str], started_fd: int, stop_fd: int, disk: str, ma
         ready, _, _ = select.select([ended, stop_fd], [], [], POLL_SECONDS)
         if ended in ready:
             break
-        files = used_files(disk)
+        files = used_files(disk) + used_files(SHARED_MEMORY)
         if stop_fd in ready:
             why = "stopped"
         elif files > max_files:

@@ -499,6 +499,21 @@ def test_many_empty_files_are_stopped_by_the_file_limit(workdir: Path):
     assert 500 < len(list((workdir / "many").iterdir())) < 100_000  # stopped within a tenth of a second
 
 
+def test_files_in_dev_shm_count_against_the_file_limit(workdir: Path):
+    few_files = dataclasses.replace(SMALL, files=500)
+    result = python(
+        """
+        import itertools
+        for n in itertools.count():
+            open(f"/dev/shm/{n}", "w").close()
+        """,
+        workdir,
+        limits=few_files,
+    )
+    assert result.status == "output-limit" and result.returncode is None
+    assert result.detail.startswith("created ") and "more than the 500 limit" in result.detail
+
+
 def test_files_written_before_a_limit_broke_still_come_back(workdir: Path):
     result = python(
         """
