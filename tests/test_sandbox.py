@@ -264,13 +264,27 @@ forks = inside("import os, time\\nn = 0\\ntry:\\n  while n < 100:\\n    if os.fo
                "    n += 1\\nexcept OSError: print(n)", processes=16)
 network = inside("import socket; socket.create_connection(('1.1.1.1', 53), timeout=3)")
 loop = inside("while True: pass", wall_seconds=1)
+# The warden is the caller too (pid 2, the sandbox's first process after bubblewrap's own):
+# the program, as the same user, must still find nothing of it.
+warden = inside("import json, os\\ndef refused(read):\\n  try: read()\\n  except OSError: return True\\n  return False\\n"
+                "print(json.dumps({'folder': os.listdir('/.labkit'), 'command': open('/proc/2/cmdline').read(), "
+                "'environment': refused(lambda: open('/proc/2/environ').read()), "
+                "'files': refused(lambda: os.listdir('/proc/2/fd'))}))")
+disk = inside("n = 0\\ntry:\\n  for part in range(100):\\n    with open(f'part-{part}', 'wb') as out:\\n"
+              "      for _ in range(4): out.write(bytes(2**20)); out.flush(); n += 1\\nexcept OSError as error: "
+              "print(n, error.errno)", disk_bytes=16 * 2**20)
+for part in workdir.glob("part-*"):
+    part.unlink()
+killer = inside("import os, signal, time; os.kill(2, signal.SIGKILL); time.sleep(5); print('still running')")
 print(json.dumps({"facts": json.loads(facts.stdout), "forks": int(forks.stdout), "network": network.status,
-                  "loop": loop.status, "caller": os.getuid()}))
+                  "loop": loop.status, "caller": os.getuid(), "warden": json.loads(warden.stdout),
+                  "disk": [disk.status, disk.detail, disk.stdout], "killer": [killer.status, killer.detail]}))
 """
 
 
 def test_a_grader_that_is_not_root_gets_the_same_sandbox(tmp_path: Path):
-    """Instructors grade as themselves: then bubblewrap makes the user namespace, not setpriv."""
+    """Instructors grade as themselves: then bubblewrap makes the user namespace, not setpriv,
+    and the warden runs as the program's own user, yet stays out of its reach."""
     python = next((p for p in (sys.executable, "/usr/bin/python3") if _usable_by_anyone(Path(p))), None)
     assert python is not None, "this test needs a Python interpreter that an unprivileged user may run"
     workdir = Path(tempfile.mkdtemp(prefix="labkit-unprivileged-"))  # reachable by that user
@@ -288,6 +302,13 @@ def test_a_grader_that_is_not_root_gets_the_same_sandbox(tmp_path: Path):
     assert seen["caller"] != 0 and seen["facts"]["uid"] == seen["caller"]
     assert seen["facts"]["solutions"] is False and seen["facts"]["nested"] != 0
     assert seen["forks"] < 16 and seen["network"] == "error" and seen["loop"] == "timeout"
+    warden = seen["warden"]
+    assert "/.labkit/warden.py" in warden["command"] and warden["folder"] == []
+    assert warden["environment"] and warden["files"]
+    status, detail, written = seen["disk"]
+    assert (status, written.split()[1]) == ("output-limit", "28"), seen["disk"]  # ENOSPC at the tmpfs' edge
+    assert "more than the 16.0 MiB limit" in detail and int(written.split()[0]) <= 17
+    assert seen["killer"][0] == "error" and "could not be copied back" in seen["killer"][1]
 
 
 def _usable_by_anyone(path: Path) -> bool:
