@@ -6,7 +6,8 @@ submission's ``comet-offline/`` (a zip of ``experiment.json`` and
 nothing extracted), keeps each run's parameters and last logged metrics, and the
 index puts a run's logged ``test_accuracy`` beside the accuracy the grader
 measured for the same model, flagging disagreements: a logged number is a claim,
-the measurement is the grade.
+the measurement is the grade. Under an instructor's private evaluation set the
+two are measured on different images, so nothing is flagged for differing.
 
 Uploading the archives stays the instructor's step, with their own key
 (:mod:`autograder.comet_upload`: ``python -m autograder comet-upload LAB OUT``).
@@ -82,10 +83,12 @@ def _scalar(value):
 
 
 def review_rows(results, models: Mapping[str, tuple[str, str]], model_param: Mapping[str, str]) -> list[dict]:
-    """One row per run: the student, the run, its logged test accuracy, the measured one, and a flag.
+    """One row per run: the student, the run, its logged test accuracy and the measured one.
 
     ``models`` maps a model name to its (architecture part, accuracy part);
     ``model_param`` maps the value of the run's ``model`` parameter to that name.
+    A row is flagged here only when there is nothing to compare; whether the two
+    numbers agree is :func:`flag_disagreements`' question.
     """
     rows = []
     for result in results:
@@ -97,9 +100,6 @@ def review_rows(results, models: Mapping[str, tuple[str, str]], model_param: Map
             flag = ""
             if run.get("problem"):
                 flag = f"unreadable archive: {run['problem']}"
-            elif name is not None and isinstance(logged, int | float) and isinstance(grader, int | float):
-                if abs(logged - grader) > TOLERANCE:
-                    flag = f"logged {logged:.4f}, measured {grader:.4f}"
             elif name is not None and grader is None:
                 flag = "no measured accuracy to compare with"
             rows.append({"student_id": result.student_id, "lab": result.lab, "archive": run["archive"],
@@ -109,12 +109,29 @@ def review_rows(results, models: Mapping[str, tuple[str, str]], model_param: Map
     return rows
 
 
-def write_index(path: Path, rows: list[dict]) -> None:
+def flag_disagreements(rows: list[dict], tolerance: float = TOLERANCE) -> list[dict]:
+    """The rows, each whose logged test accuracy is more than ``tolerance`` from the measured one flagged.
+
+    Only meaningful when the grader measured on the images the notebook tests on:
+    on an instructor's private set, every honest run would differ.
+    """
+    flagged = []
+    for row in rows:
+        logged, measured = row["logged_test_accuracy"], row["measured_test_accuracy"]
+        if (not row["flag"] and isinstance(logged, int | float) and isinstance(measured, int | float)
+                and abs(logged - measured) > tolerance):
+            row = {**row, "flag": f"logged {logged:.4f}, measured {measured:.4f}"}
+        flagged.append(row)
+    return flagged
+
+
+def write_index(path: Path, rows: list[dict], measured_on: str) -> None:
+    """``comet-review.csv``: the rows, each saying what the grader measured on (``measured_on``)."""
     columns = ["student_id", "lab", "archive", "experiment", "model", "logged_test_accuracy",
-               "measured_test_accuracy", "flag"]
+               "measured_test_accuracy", "measured_on", "flag"]
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, columns, lineterminator="\n")
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows({**row, "measured_on": measured_on} for row in rows)
     with replaced_atomically(path, "w", encoding="utf-8", newline="") as handle:
         handle.write(buffer.getvalue())

@@ -114,7 +114,12 @@ def grade(lab: str, submissions_dir: str | Path, out: str | Path, *, workers: in
     ordered = [results[key] for key in sorted(results)]
     feedback.write_grades_csv(out / "grades.csv", ordered, list(context.points))
     feedback.write_identical_models_csv(out / "identical-models.csv", identical_models(ordered))
-    comet_review.write_index(out / "comet-review.csv", grader.comet_review(ordered))
+    review = grader.comet_review(ordered)
+    if options.evaluation_dir is None:  # measured on the images the notebooks test on: comparable
+        review, measured_on = comet_review.flag_disagreements(review), "the lab's test images"
+    else:
+        measured_on = "the instructor's private evaluation set"
+    comet_review.write_index(out / "comet-review.csv", review, measured_on)
     return ordered
 
 

@@ -20,6 +20,7 @@ The class, graded in one batch with two workers under the quick profile's target
 
 from __future__ import annotations
 
+import csv
 import dataclasses
 import json
 import os
@@ -321,6 +322,10 @@ def test_a_private_evaluation_set_is_what_the_models_are_scored_on(tmp_path, ref
     transfer = found["test-transfer"]
     assert transfer.verdict == "fail" and transfer.value < 0.1, summary(first)  # the file's labels decided
     assert "the instructor's 300 private evaluation MNIST images" in transfer.message
+    review = [row for row in csv.DictReader((out / "comet-review.csv").open()) if row["model"]]
+    assert sorted(row["model"] for row in review) == ["lenet", "vgg"]  # the notebook's runs, as handed in
+    assert all(row["measured_on"] == "the instructor's private evaluation set" and row["flag"] == ""
+               for row in review), review  # other images than the notebook's: no difference is flagged
 
     evaluation_sets.write_private_set(path, images, labels, lab5.CLASSES, mnist_images=digits,
                                       mnist_labels=digit_labels)

@@ -10,7 +10,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder import feedback, keras_models, notebooks, source, submissions
+from autograder import comet_review, feedback, keras_models, notebooks, source, submissions
 from autograder.results import (
     NotebookTest, PartResult, SubmissionResult, accuracy_part, judged, not_judged, read_result, write_result
 )
@@ -87,6 +87,29 @@ def test_an_accuracy_part_is_judged_from_predictions_whatever_ran_the_model():
     timed_out = accuracy_part("test-acc", 3, SimpleNamespace(predictions=None, problem=None, verdict="timeout"),
                               evaluation, 0.8, "Your CNN")
     assert (timed_out.verdict, timed_out.points, timed_out.message) == ("timeout", 0, "The model gave no predictions.")
+
+
+def test_the_comet_review_flags_a_logged_accuracy_only_against_the_same_images(tmp_path):
+    def run(archive, model, accuracy):
+        return {"archive": archive, "params": {"model": model}, "metrics": {"test_accuracy": accuracy}}
+
+    measured = judged("test-cnn-accuracy", 3, True, "ok", value=0.9812, threshold=0.98)
+    result = SubmissionResult("alice", LAB, "hash", (measured,), comet_runs=(
+        run("honest.zip", "cnn", 0.9830), run("boast.zip", "cnn", 0.9990), run("other.zip", "fc", 0.97),
+        {"archive": "broken.zip", "problem": "unreadable (BadZipFile)"}))
+    rows = comet_review.review_rows([result], {"cnn": ("test-cnn-model", "test-cnn-accuracy")}, {"cnn": "cnn"})
+    assert [row["flag"] for row in rows] == ["", "", "", "unreadable archive: unreadable (BadZipFile)"]
+    assert [row["measured_test_accuracy"] for row in rows] == [0.9812, 0.9812, "", ""]
+    flagged = comet_review.flag_disagreements(rows)
+    assert [row["flag"] for row in flagged] == [
+        "", "logged 0.9990, measured 0.9812", "", "unreadable archive: unreadable (BadZipFile)"]
+    assert rows[1]["flag"] == ""  # the rows given are left as they were
+
+    comet_review.write_index(tmp_path / "comet-review.csv", rows, "the instructor's private evaluation set")
+    written = (tmp_path / "comet-review.csv").read_text().splitlines()
+    assert written[0] == ("student_id,lab,archive,experiment,model,logged_test_accuracy,measured_test_accuracy,"
+                          "measured_on,flag")
+    assert written[2] == f"alice,{LAB},boast.zip,,cnn,0.999,0.9812,the instructor's private evaluation set,"
 
 
 def test_results_round_trip_through_their_json_file(tmp_path):
