@@ -7,8 +7,9 @@ student's class to rebuild it: the network is the instructor's reference,
 and the file must fit it exactly. Three layers of checks, from cheap to costly:
 
 1. :func:`read_header` has safetensors read and validate the file's header
-   (no tensor is loaded): a link, an oversized file, a pickle (``torch.save``) or anything
-   else that is not safetensors is refused with a message saying what to do.
+   (no tensor is loaded): a link, an oversized file, a pickle (``torch.save``)
+   or anything else that is not safetensors is refused with a message saying
+   what to do.
 2. :func:`differences` compares the header's names, shapes and dtypes with the
    reference network's state dict: every missing, unexpected or misshapen
    tensor is named.
@@ -38,7 +39,6 @@ from autograder.results import SANDBOX_VERDICTS
 MAX_STATE_BYTES = 32 * 2**20
 """Larger than any network of the course at width 1.0 (VGG with batch norm: about 6 MB)."""
 MAX_PROBLEM_BYTES = 2**16
-
 
 
 class StateFileError(ValueError):
