@@ -116,7 +116,9 @@ def grade(lab: str, submissions_dir: str | Path, out: str | Path, *, workers: in
     feedback.write_identical_models_csv(out / "identical-models.csv", identical_models(ordered))
     review = grader.comet_review(ordered)
     if options.evaluation_dir is None:  # measured on the images the notebooks test on: comparable
-        review, measured_on = comet_review.flag_disagreements(review), "the lab's test images"
+        review = comet_review.flag_disagreements(review, sample_size=grader.sampled_images)
+        sampled = grader.sampled_images
+        measured_on = f"a sample of {sampled:,} of the lab's test images" if sampled else "the lab's test images"
     else:
         measured_on = "the instructor's private evaluation set"
     comet_review.write_index(out / "comet-review.csv", review, measured_on)

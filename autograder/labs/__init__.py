@@ -28,6 +28,9 @@ class LabGrader:
     """What every lab's grader shares: where the lab's two notebooks are, and what the source says."""
 
     lab: str
+    sampled_images: int | None = None
+    """Set when the models are scored on a random sample of this many of the images the notebook
+    tests on: the Comet review then allows for the sample's error."""
 
     def read_source(self, parts: set[str]):
         """The source notebook and its graded cells' points, refusing cells this grader does not judge."""

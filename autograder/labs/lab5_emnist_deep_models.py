@@ -334,6 +334,7 @@ class Context:
 
 class Grader(LabGrader):
     lab = LAB
+    sampled_images = EMNIST_IMAGES  # of the held-out images its notebook tests on
 
     def setup(self, scratch: Path, options: GradingOptions) -> Context:
         """Evaluation images, the probes' inputs and every reference result, once per batch."""
