@@ -252,6 +252,23 @@ class SavedModel:
     accuracy_part: str
     what: str
 
+    @property
+    def parts(self) -> tuple[str, str]:
+        """Its two graded parts: the architecture's, then the accuracy's."""
+        return self.model_part, self.accuracy_part
+
+
+def graded_parts(models: Sequence[SavedModel]) -> set[str]:
+    """Every part that ``models`` are graded in."""
+    return {part for model in models for part in model.parts}
+
+
+def model_targets(lab: str, models: Sequence[SavedModel], profile) -> dict[str, float]:
+    """Each model's target accuracy in ``profile``, by name (from :mod:`labkit.targets`)."""
+    import labkit.targets
+
+    return {model.name: labkit.targets.target(lab, model.name, profile) for model in models}
+
 
 @dataclass(frozen=True)
 class GradedModel:

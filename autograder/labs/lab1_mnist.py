@@ -75,10 +75,9 @@ class Grader(LabGrader):
         """Evaluation images, the step probe's inputs and the reference facts, once per batch."""
         import labkit
 
-        solution, points = self.read_source(
-            {part for model in MODELS for part in (model.model_part, model.accuracy_part)} | {TRAIN_STEP})
+        solution, points = self.read_source(keras_models.graded_parts(MODELS) | {TRAIN_STEP})
         checks = {model.model_part: source.architecture_check(solution, model.model_part) for model in MODELS}
-        targets = {model.name: labkit.targets.target(LAB, model.name, options.profile) for model in MODELS}
+        targets = keras_models.model_targets(LAB, MODELS, options.profile)
         evaluation = keras_models.write_evaluation_set(scratch / "evaluation", evaluation_sets.images_for(
             options.evaluation_dir, LAB, CLASSES, lambda: evaluation_sets.official_test_set("mnist", "MNIST")),
             CLASSES)
@@ -110,5 +109,5 @@ class Grader(LabGrader):
 
     def comet_review(self, results) -> list[dict]:
         """The review index's rows for this lab's results."""
-        models = {model.name: (model.model_part, model.accuracy_part) for model in MODELS}
+        models = {model.name: model.parts for model in MODELS}
         return comet_review.review_rows(results, models, COMET_MODELS)

@@ -155,7 +155,7 @@ class Grader(LabGrader):
 
     def comet_review(self, results) -> list[dict]:
         """The review index's rows for this lab's results."""
-        return comet_review.review_rows(results, {CNN.name: (CNN.model_part, CNN.accuracy_part)}, COMET_MODELS)
+        return comet_review.review_rows(results, {CNN.name: CNN.parts}, COMET_MODELS)
 
 
 # --- judging what came back ---------------------------------------------------------------------

@@ -95,8 +95,7 @@ class Grader(LabGrader):
 
         import labkit
 
-        solution, points = self.read_source(
-            {part for model in MODELS for part in (model.model_part, model.accuracy_part)} | {ANNEALER, AUGMENTATION})
+        solution, points = self.read_source(keras_models.graded_parts(MODELS) | {ANNEALER, AUGMENTATION})
         evaluation = keras_models.write_evaluation_set(scratch / "evaluation", evaluation_sets.images_for(
             options.evaluation_dir, LAB, CLASSES, lambda: evaluation_sets.official_test_set("mnist", "MNIST")),
             CLASSES)
@@ -117,7 +116,7 @@ class Grader(LabGrader):
         for folder in (scratch, evaluation.folder, probe_dir):
             sandbox.readable_by_all(folder)
         return Context(points, source.architecture_check(solution, "test-cnn-model"),
-                       {model.name: labkit.targets.target(LAB, model.name, options.profile) for model in MODELS},
+                       keras_models.model_targets(LAB, MODELS, options.profile),
                        evaluation, probe_dir, reference_rates(build_annealer),
                        layer_settings(build_augmentation()), images, source.read(self.released_notebook()),
                        options)
@@ -154,7 +153,7 @@ class Grader(LabGrader):
 
     def comet_review(self, results) -> list[dict]:
         """The review index's rows for this lab's results."""
-        models = {model.name: (model.model_part, model.accuracy_part) for model in MODELS}
+        models = {model.name: model.parts for model in MODELS}
         return comet_review.review_rows(results, models, COMET_MODELS)
 
 

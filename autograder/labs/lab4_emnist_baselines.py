@@ -197,12 +197,10 @@ class Grader(LabGrader):
 
     def setup(self, scratch: Path, options: GradingOptions) -> Context:
         """Evaluation images, the probes' inputs and the reference results, once per batch."""
-        import labkit
-
-        solution, points = self.read_source({part for model in MODELS for part in (model.model_part, model.accuracy_part)}
-                                            | {UPRIGHT, EARLY_STOPPING, CLASS_WEIGHTS})
+        graded = keras_models.graded_parts(MODELS) | {UPRIGHT, EARLY_STOPPING, CLASS_WEIGHTS}
+        solution, points = self.read_source(graded)
         checks = {model.model_part: source.architecture_check(solution, model.model_part) for model in MODELS}
-        targets = {model.name: labkit.targets.target(LAB, model.name, options.profile) for model in MODELS}
+        targets = keras_models.model_targets(LAB, MODELS, options.profile)
         evaluation = keras_models.write_evaluation_set(
             scratch / "evaluation", evaluation_sets.images_for(options.evaluation_dir, LAB, CLASSES, held_out_set),
             CLASSES)
@@ -225,7 +223,7 @@ class Grader(LabGrader):
 
     def comet_review(self, results) -> list[dict]:
         """The review index's rows for this lab's results."""
-        models = {model.name: (model.model_part, model.accuracy_part) for model in MODELS}
+        models = {model.name: model.parts for model in MODELS}
         return comet_review.review_rows(results, models, COMET_MODELS)
 
 
