@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -47,6 +48,20 @@ class SolutionRun:
     folder: Path  # holds <lab>.ipynb (unexecuted) and what the run wrote: artifacts/, comet-offline/
     executed: object  # the notebook with its outputs
     seconds: float
+
+    def failed_graded_cells(self) -> dict[str, str]:
+        """Each graded cell (hidden tests included) that raised, by grade id, with its error."""
+        from tests.notebooks import error_of, grade_id, graded_cells
+
+        return {grade_id(c): error_of(c) for c in graded_cells(self.executed) if error_of(c) is not None}
+
+    def metrics(self) -> dict:
+        """What the save cell wrote to ``artifacts/metrics.json``."""
+        return json.loads((self.folder / "artifacts" / "metrics.json").read_text())
+
+    def comet_archives(self) -> list[Path]:
+        """The offline Comet runs the notebook recorded, one archive each."""
+        return sorted((self.folder / "comet-offline").glob("*.zip"))
 
 
 class SolutionRuns:
