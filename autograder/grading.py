@@ -114,10 +114,9 @@ def grade(lab: str, submissions_dir: str | Path, out: str | Path, *, workers: in
     ordered = [results[key] for key in sorted(results)]
     feedback.write_grades_csv(out / "grades.csv", ordered, list(context.points))
     feedback.write_identical_models_csv(out / "identical-models.csv", identical_models(ordered))
-    review = grader.comet_review(ordered)
+    review, sampled = grader.comet_review(ordered), grader.sampled_images
     if options.evaluation_dir is None:  # measured on the images the notebooks test on: comparable
-        review = comet_review.flag_disagreements(review, sample_size=grader.sampled_images)
-        sampled = grader.sampled_images
+        review = comet_review.flag_disagreements(review, sample_size=sampled)
         measured_on = f"a sample of {sampled:,} of the lab's test images" if sampled else "the lab's test images"
     else:
         measured_on = "the instructor's private evaluation set"
