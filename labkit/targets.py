@@ -51,11 +51,12 @@ TARGETS: Mapping[str, Mapping[str, Target]] = {
         "cnn": Target(full=0.89, quick=0.815),
     },
     "lab5-emnist-deep-models": {
-        # On the offline partition, one seed each (not yet the five of the calibration rule):
-        # quick, VGG width 0.25: LeNet 56.9%, VGG 53.9%, MNIST transfer 97.5%; full, CPU
-        # widths: LeNet 79.5%, VGG 84.7% (the 87.5% is not reached), transfer 99.4%.
+        # On the offline partition, seeds 1-5 (benchmarks full_marks), as the grader measures them
+        # (on 4,000 held-out images): quick, margins LeNet +10.4 to +12.6, VGG +5.4 to +7.5, transfer
+        # +3.5 to +5.3 points; full, CPU widths: LeNet 78.65-79.63%, VGG 84.35-85.08% (the issue's
+        # 87.5% is not reached; 84% was cleared by only 0.35), MNIST transfer 99.30-99.60%.
         "lenet": Target(full=0.75, quick=0.45),
-        "vgg": Target(full=0.84, quick=0.45),
+        "vgg": Target(full=0.835, quick=0.45),
         "mnist-transfer": Target(full=0.98, quick=0.90),
     },
 }

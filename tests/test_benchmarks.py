@@ -52,3 +52,50 @@ def test_each_seed_keeps_what_its_notebook_measured(tmp_path):
     shown = full_marks.table({"profile": "full", "seeds": 1, "rows": [row], "least_margin": 0.01,
                               "target": {"met": True}})
     assert "| lab1-mnist | 2 | 14/14 | fc-accuracy +1.00% | fc 13 s |" in shown
+
+
+def test_the_seed_recipe_of_lab5_augments_one_image_at_a_time():
+    import torch
+
+    from benchmarks import lab5_recipe
+
+    seen = []
+    batch = torch.arange(24, dtype=torch.float32).reshape(3, 1, 2, 4)
+    augmented = lab5_recipe.per_image(lambda images: seen.append(images.shape) or images * 2)(batch)
+    assert seen == [(1, 1, 2, 4)] * 3
+    assert torch.equal(augmented, batch * 2)
+
+
+def test_training_for_a_time_ends_on_the_first_whole_batch_past_it():
+    import torch
+
+    import labkit
+    from benchmarks import lab5_recipe
+    from labkit import models
+
+    images, labels = labkit.data.load("emnist-byclass", "test")
+    batches = labkit.data.to_torch_loader(images[:64], labels[:64], batch_size=16, shuffle=True, seed=0,
+                                          normalize="emnist-byclass")
+    torch.manual_seed(0)
+    model = models.LeNet(num_classes=62)
+    before = [p.detach().clone() for p in model.parameters()]
+    seconds, done = lab5_recipe.train_for(model, batches, torch.optim.SGD(model.parameters(), lr=0.1), 0.0)
+    assert done == 1 and seconds >= 0.0
+    assert any(not torch.equal(old, new) for old, new in zip(before, model.parameters()))
+    seconds, done = lab5_recipe.train_for(model, batches, torch.optim.SGD(model.parameters(), lr=0.1), 0.3)
+    assert seconds >= 0.3 and done >= 1
+
+
+def test_an_equal_time_row_says_so_and_how_far_the_seed_got():
+    from benchmarks import lab_recipes
+
+    row = {"lab": "lab5-emnist-deep-models", "model": "vgg", "seed": "001", "comparison": "equal time",
+           "seed_seconds": 509.4, "seed_epochs": 0.42, "seed_accuracy": 0.61, "our_seconds": 508.0,
+           "our_accuracy": 0.8446, "time_ratio": 1.003, "accuracy_gain": 0.2346}
+    trained_to_the_end = {"lab": "lab1-mnist", "model": "fc", "seed": "003", "seed_seconds": 22.2, "seed_epochs": 5,
+                          "seed_accuracy": 0.9672, "our_seconds": 6.3, "our_accuracy": 0.9809, "time_ratio": 3.52,
+                          "accuracy_gain": 0.0137}
+    shown = lab_recipes.table({"rows": [trained_to_the_end, row]})
+    assert "| lab1-mnist | fc | 003 | 22 s | 6 s | 3.5x | 96.72% | 98.09% |" in shown
+    assert "| lab5-emnist-deep-models | vgg | 001 | 509 s (0.42 epochs) | 508 s | equal time | 61.00% | 84.46% |" \
+        in shown
