@@ -46,7 +46,8 @@ def facts(code: str, workdir: Path, **kwargs) -> dict:
 def sandbox_processes_left(grader_pid: int | None = None) -> list[psutil.Process]:
     """Processes on the host running as a sandbox uid of this process (or another grader): never any after a run."""
     uids = sandbox.sandbox_uids(grader_pid)
-    return [p for p in psutil.process_iter(["uids"]) if p.info["uids"] is not None and p.info["uids"].real in uids]
+    processes = psutil.process_iter(["uids", "name"])
+    return [p for p in processes if p.info["uids"] is not None and p.info["uids"].real in uids]
 
 
 @pytest.fixture
@@ -343,27 +344,32 @@ def test_nothing_started_inside_outlives_the_run(workdir: Path):
 
 
 def _why_no_sandbox(grader: subprocess.Popen, output: Path) -> str:
-    """What a grader whose sandbox never appeared was doing, for the failure message."""
+    """What a grader whose sandboxed program never appeared was doing, for the failure message."""
     if grader.poll() is not None:
         state = f"exited with {grader.returncode}"
     else:
         children = [(p.name(), p.uids().real) for p in psutil.Process(grader.pid).children(recursive=True)]
         state = f"is still running, with the processes (name, uid) {children}"
-    return f"the sandbox never started: the grader {state} and wrote {output.read_text(errors='replace')!r}"
+    return f"the sandboxed program never started: the grader {state} and wrote {output.read_text(errors='replace')!r}"
 
 
 def test_the_sandbox_dies_with_the_grader(workdir: Path):
     output = workdir.parent / "grader-output.txt"
     with output.open("wb") as sink:
         grader = subprocess.Popen(
-            [sys.executable, "-c", "import sys; from pathlib import Path; from autograder import sandbox; "
+            [sys.executable, "-c", "import faulthandler, sys; faulthandler.dump_traceback_later(25); "
+             "from pathlib import Path; from autograder import sandbox; "
              "sandbox.run(['sleep', '120'], workdir=Path(sys.argv[1]))", str(workdir)],
             cwd=REPO, stdout=sink, stderr=subprocess.STDOUT,
         )  # fmt: skip
+
+    def program_running() -> bool:  # not just any sandbox: run() first tries one out with /bin/true
+        return any(p.info["name"] == "sleep" for p in sandbox_processes_left(grader.pid))
+
     deadline = time.monotonic() + 30
-    while not sandbox_processes_left(grader.pid) and time.monotonic() < deadline and grader.poll() is None:
+    while not (started := program_running()) and time.monotonic() < deadline and grader.poll() is None:
         time.sleep(0.1)
-    why_not_started = "" if sandbox_processes_left(grader.pid) else _why_no_sandbox(grader, output)
+    why_not_started = "" if started else _why_no_sandbox(grader, output)
     grader.kill()
     grader.wait()
     assert not why_not_started, why_not_started
