@@ -37,12 +37,21 @@ def _leftovers(cache):
     return sorted(p.name for p in cache.rglob("*") if p.is_file() and not p.name.endswith(".lock"))
 
 
-def test_first_mirror_failing_then_second_succeeding(online, server, monkeypatch, mirror_dir):
+def test_first_mirror_failing_then_second_succeeding(online, server, monkeypatch, mirror_dir, capfd):
     monkeypatch.setenv("LABKIT_MIRROR_URL", f"{server.url('broken')} {server.url('good')}")
     images, labels = labkit.data.load("mnist", "test")
     assert len(images) == 10000
     assert server.hits[f"/broken/mnist/{LABELS.name}"] == 1
     assert server.hits[f"/good/mnist/{LABELS.name}"] == 1
+    broken, good = f"{server.url('broken')}/mnist/{LABELS.name}", f"{server.url('good')}/mnist/{LABELS.name}"
+    printed = capfd.readouterr().err.splitlines()
+    said = [line for line in printed if line.startswith("Download") and LABELS.name in line]
+    expected = [
+        f"Downloading data from '{broken}'",
+        f"Download failed: {broken}: HTTPError: 500",  # an attempt that failed never reads as a download
+        f"Downloading data from '{good}'",
+    ]
+    assert len(said) == 3 and all(line.startswith(start) for line, start in zip(said, expected)), said
     downloaded = online / "downloads" / "mnist" / LABELS.name
     assert downloaded.read_bytes() == (mirror_dir / "mnist" / LABELS.name).read_bytes()
 

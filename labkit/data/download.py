@@ -10,7 +10,6 @@ files from NIST's single archive.
 
 from __future__ import annotations
 
-import logging
 import os
 import zipfile
 from collections.abc import Iterable, Sequence
@@ -69,15 +68,15 @@ def fetch_file(urls: Sequence[str], target: Path, known_hash: str | None, *, pro
         for url in urls:
             downloader = pooch.HTTPDownloader(progressbar=progress, timeout=TIMEOUT_S)
             try:
-                # pooch logs each download; keep its INFO line, silence nothing else.
-                pooch.retrieve(
+                pooch.retrieve(  # pooch logs "Downloading data from <url>" as it starts
                     url, known_hash, fname=target.name, path=target.parent,
                     downloader=downloader, progressbar=progress,
                 )
                 return target
             except Exception as exc:  # network, HTTP status, hash: all mean "try the next URL"
                 attempts.append(f"  {url}: {_reason(exc)}")
-                logging.getLogger("labkit").info("download failed: %s", attempts[-1])
+                # On pooch's logger, right under its line, so that an attempt never reads as a download.
+                pooch.get_logger().info("Download failed: %s", attempts[-1].strip())
         raise DownloadError(
             f"could not download {target.name}; every URL failed:\n" + "\n".join(attempts)
         )
