@@ -38,7 +38,11 @@ class Copied:
 
 
 def find(submissions_dir: Path, lab: str) -> tuple[list[Submission], list[str]]:
-    """Every ``<student_id>/<lab>/`` folder, sorted by student, and a line for each one refused."""
+    """Every ``<student_id>/<lab>/`` folder, sorted by student, and a line for each one refused.
+
+    Finding none is an error, not an empty class: it is almost always the wrong
+    folder or the wrong lab, and the message shows what the folder holds instead.
+    """
     submissions_dir = Path(submissions_dir)
     if not submissions_dir.is_dir():
         raise FileNotFoundError(f"{submissions_dir} is not a folder; pass the folder holding "
@@ -51,7 +55,29 @@ def find(submissions_dir: Path, lab: str) -> tuple[list[Submission], list[str]]:
             refused.append(f"{student.name!r}: not a usable student id (letters, digits, . _ - only)")
             continue
         found.append(Submission(student.name, lab, student / lab))
+    if not found:
+        raise FileNotFoundError(_nothing_to_grade(submissions_dir, lab, refused))
     return found, refused
+
+
+def _nothing_to_grade(submissions_dir: Path, lab: str, refused: list[str]) -> str:
+    """Why no submission of ``lab`` was found, with a glimpse of what ``submissions_dir`` holds."""
+    entries = sorted(submissions_dir.iterdir())
+    held = [f"{entry.name}/" if entry.is_dir() else entry.name for entry in entries]
+    inside = sorted({f"<student_id>/{sub.name}/" for entry in entries if entry.is_dir() and not entry.is_symlink()
+                     for sub in entry.iterdir() if sub.is_dir()})
+    if refused:
+        seen = "every one was refused: " + "; ".join(refused[:3])
+    elif (submissions_dir / lab).is_dir():
+        seen = f"it looks like one student's folder; pass the folder above it, {submissions_dir.parent}"
+    elif not held:
+        seen = "the folder is empty"
+    else:
+        seen = f"it holds {', '.join(held[:5])}{', ...' if len(held) > 5 else ''}"
+        seen += f", with {', '.join(inside[:5])} inside" if inside else ", with no folders inside"
+    return (f"no submission of {lab} in {submissions_dir}: {seen}. Each student's work goes in "
+            f"{submissions_dir}/<student_id>/{lab}/ ({lab}.ipynb and the artifacts/ and comet-offline/ "
+            "folders its save cells wrote); check the folder and the lab's name.")
 
 
 def copy(submission: Submission, destination: Path) -> Copied:

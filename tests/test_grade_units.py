@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import pickle
+from pathlib import Path
 from types import SimpleNamespace
 
 import nbformat
@@ -179,6 +180,25 @@ def test_submissions_with_unusable_ids_and_links_are_left_out(tmp_path):
     copied = submissions.copy(alice, tmp_path / "copy")
     assert sorted(p.name for p in (tmp_path / "copy").iterdir()) == ["notes.txt"]
     assert copied.skipped == ("secret-link: a link, not a file",)
+
+
+def test_a_folder_without_submissions_is_an_error_that_shows_what_it_holds(tmp_path):
+    def why_none(root: Path) -> str:
+        with pytest.raises(FileNotFoundError) as caught:
+            submissions.find(root, LAB)
+        return str(caught.value)
+
+    (tmp_path / "empty").mkdir()
+    assert "the folder is empty" in why_none(tmp_path / "empty")
+    for student in ("alice", "bob"):
+        (tmp_path / "class" / student / "lab2-fashion-mnist").mkdir(parents=True)
+    message = why_none(tmp_path / "class")
+    assert f"no submission of {LAB}" in message and "alice/, bob/" in message
+    assert "<student_id>/lab2-fashion-mnist/ inside" in message  # another lab's submissions
+    (tmp_path / "class" / "alice" / LAB).mkdir()
+    assert "pass the folder above it" in why_none(tmp_path / "class" / "alice")  # one student's folder
+    (tmp_path / "odd" / "bad id" / LAB).mkdir(parents=True)
+    assert "every one was refused: 'bad id'" in why_none(tmp_path / "odd")
 
 
 def test_feedback_escapes_everything_a_student_wrote():
