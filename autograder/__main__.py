@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 
 from pathlib import Path
@@ -83,6 +84,7 @@ def run_release(args: argparse.Namespace) -> int:
 
 
 def run_grade(args: argparse.Namespace) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the grader's own Keras probes: keep TF's start-up chatter out
     from autograder import comet_upload
     from autograder.grading import grade
     from autograder.options import GradingOptions

@@ -3,7 +3,8 @@
 The class (tests/grading_corpus.py) holds the reference solution, a byte-identical
 copy of it, the untouched student notebook, two seeded bugs and an adversarial
 corpus. It is graded in one batch with two workers, under the quick profile's
-targets; every test below reads that one grading.
+targets; every test below but the last (the command line on one notebook) reads
+that one grading.
 """
 
 from __future__ import annotations
@@ -216,3 +217,27 @@ def test_grading_again_resumes_from_the_results_without_running_anything(graded,
     assert time.perf_counter() - started < 120  # setup only: no sandbox ran
     assert {r.student_id: r for r in again} == graded.results
     assert read_result(result_path(graded.out, LAB, "reference")) == graded.results["reference"]
+
+
+def test_the_grade_command_prints_its_summary_and_nothing_from_tensorflow(tmp_path, mirror_dir):
+    """The grader builds its own Keras probes; TensorFlow's start-up lines would bury the summary."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.notebooks import released_notebook
+
+    require_sandbox()
+    (tmp_path / "class" / "ada" / LAB).mkdir(parents=True)
+    shutil.copy(released_notebook(LAB), tmp_path / "class" / "ada" / LAB)
+    environment = {name: value for name, value in os.environ.items() if name != "TF_CPP_MIN_LOG_LEVEL"}
+    ran = subprocess.run([sys.executable, "-m", "autograder", "grade", LAB, str(tmp_path / "class"), "--out",
+                          str(tmp_path / "out"), "--profile", "quick"], capture_output=True, text=True,
+                         timeout=600, env={**environment, "LABKIT_DATA_DIR": str(mirror_dir)})
+
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    assert ran.stderr == ""
+    full_marks = next(case.score for case in CASES if case.student_id == "reference")
+    assert ran.stdout.splitlines()[0].split()[:2] == ["ada", f"0/{full_marks:g}"]
+    assert (tmp_path / "out" / "grades.csv").is_file()

@@ -212,6 +212,7 @@ def test_feedback_escapes_everything_a_student_wrote():
 @pytest.mark.parametrize("lab, folder, message", [
     ("lab1-mnist", "missing", "is not a folder"),
     ("lab9-unknown", "class", "cannot grade 'lab9-unknown' yet"),
+    ("lab1-mnist", "class", "no submission of lab1-mnist"),
 ])
 def test_the_grade_command_refuses_bad_input_with_what_to_do(tmp_path, capsys, lab, folder, message):
     from autograder.__main__ import main
