@@ -84,7 +84,8 @@ def run_release(args: argparse.Namespace) -> int:
 
 
 def run_grade(args: argparse.Namespace) -> int:
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # the grader's own Keras probes: keep TF's start-up chatter out
+    # The grader builds Keras probes of its own: keep TensorFlow's start-up lines out of the summary.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from autograder import comet_upload
     from autograder.grading import grade
     from autograder.options import GradingOptions

@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import csv
 import html
+import os
+import shutil
 import sqlite3
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +28,7 @@ from autograder.options import GradingOptions
 from autograder.results import SubmissionResult, read_result
 from tests.grading_class import require_sandbox
 from tests.grading_corpus import CASES, LAB, PARTS, Sources, build_class
+from tests.notebooks import released_notebook
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 # The class takes 8-10 minutes on 2 idle cores (about 25 sandboxed notebook runs and model
@@ -221,20 +226,13 @@ def test_grading_again_resumes_from_the_results_without_running_anything(graded,
 
 def test_the_grade_command_prints_its_summary_and_nothing_from_tensorflow(tmp_path, mirror_dir):
     """The grader builds its own Keras probes; TensorFlow's start-up lines would bury the summary."""
-    import os
-    import shutil
-    import subprocess
-    import sys
-
-    from tests.notebooks import released_notebook
-
     require_sandbox()
     (tmp_path / "class" / "ada" / LAB).mkdir(parents=True)
     shutil.copy(released_notebook(LAB), tmp_path / "class" / "ada" / LAB)
     environment = {name: value for name, value in os.environ.items() if name != "TF_CPP_MIN_LOG_LEVEL"}
-    ran = subprocess.run([sys.executable, "-m", "autograder", "grade", LAB, str(tmp_path / "class"), "--out",
-                          str(tmp_path / "out"), "--profile", "quick"], capture_output=True, text=True,
-                         timeout=600, env={**environment, "LABKIT_DATA_DIR": str(mirror_dir)})
+    ran = subprocess.run([sys.executable, "-m", "autograder", "grade", LAB, str(tmp_path / "class"),
+                          "--out", str(tmp_path / "out"), "--profile", "quick"], capture_output=True,
+                         text=True, timeout=600, env={**environment, "LABKIT_DATA_DIR": str(mirror_dir)})
 
     assert ran.returncode == 0, ran.stderr[-3000:]
     assert ran.stderr == ""
