@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import gzip
 import hashlib
 import io
 import multiprocessing
+import socket
+import sys
 import zipfile
 
 import numpy as np
@@ -24,6 +27,7 @@ def online(tmp_path, monkeypatch):
     monkeypatch.delenv("LABKIT_DATA_DIR", raising=False)
     monkeypatch.setenv("LABKIT_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("LABKIT_OFFLINE", "0")
+    monkeypatch.setattr(download, "_unreachable", {})  # no test inherits another's unreachable URLs
     return tmp_path / "cache"
 
 
@@ -33,19 +37,57 @@ def server(mirror_dir):
         yield srv
 
 
+class _CurrentStderr:
+    """Writes to whatever ``sys.stderr`` is at the time, as a notebook's stderr would be."""
+
+    def write(self, text):
+        return sys.stderr.write(text)
+
+    def flush(self):
+        sys.stderr.flush()
+
+
+@pytest.fixture
+def printed(capfd, monkeypatch):
+    """capfd, with pooch's log lines in it however early pooch was imported.
+
+    pooch's handler keeps the ``sys.stderr`` of the moment pooch was imported,
+    which under pytest may be an earlier test's capture, long closed.
+    """
+    import pooch
+
+    for handler in pooch.get_logger().handlers:
+        monkeypatch.setattr(handler, "stream", _CurrentStderr())
+    return capfd
+
+
+def _dead_base_url() -> str:
+    """The URL of a local port nobody listens on: connections are refused at once."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    return f"http://127.0.0.1:{port}"
+
+
+def _urls_tried(printed) -> list[str]:
+    """The URLs of pooch's "Downloading data from '<url>' ..." lines printed since the last call."""
+    lines = printed.readouterr().err.splitlines()
+    return [line.split("'")[1] for line in lines if line.startswith("Downloading data from")]
+
+
 def _leftovers(cache):
     return sorted(p.name for p in cache.rglob("*") if p.is_file() and not p.name.endswith(".lock"))
 
 
-def test_first_mirror_failing_then_second_succeeding(online, server, monkeypatch, mirror_dir, capfd):
+def test_first_mirror_failing_then_second_succeeding(online, server, monkeypatch, mirror_dir, printed):
     monkeypatch.setenv("LABKIT_MIRROR_URL", f"{server.url('broken')} {server.url('good')}")
     images, labels = labkit.data.load("mnist", "test")
     assert len(images) == 10000
     assert server.hits[f"/broken/mnist/{LABELS.name}"] == 1
     assert server.hits[f"/good/mnist/{LABELS.name}"] == 1
     broken, good = f"{server.url('broken')}/mnist/{LABELS.name}", f"{server.url('good')}/mnist/{LABELS.name}"
-    printed = capfd.readouterr().err.splitlines()
-    said = [line for line in printed if line.startswith("Download") and LABELS.name in line]
+    lines = printed.readouterr().err.splitlines()
+    said = [line for line in lines if line.startswith("Download") and LABELS.name in line]
     expected = [
         f"Downloading data from '{broken}'",
         f"Download failed: {broken}: HTTPError: 500",  # an attempt that failed never reads as a download
@@ -78,6 +120,47 @@ def test_every_mirror_failing_is_one_error_listing_each(online, server):
         download.fetch_file(urls, online / LABELS.name, f"sha256:{LABELS.sha256}", progress=False)
     message = str(caught.value)
     assert all(url in message for url in urls) and "500" in message
+
+
+def test_an_unreachable_url_is_skipped_for_a_while_then_tried_again(online, server, monkeypatch, printed):
+    dead = f"{_dead_base_url()}/mnist/{LABELS.name}"
+    broken = f"{server.url('broken')}/mnist/{LABELS.name}"  # a host that answers, with an error
+
+    def fetch():
+        with pytest.raises(DownloadError) as caught:
+            download.fetch_file([dead, broken], online / LABELS.name, f"sha256:{LABELS.sha256}",
+                                progress=False)
+        return str(caught.value), _urls_tried(printed)
+
+    message, tried = fetch()
+    assert tried == [dead, broken] and "ConnectionError" in message
+    message, tried = fetch()
+    assert tried == [broken], "the refused URL was tried again at once"
+    assert f"{dead}: not tried again: unreachable" in message and "ConnectionError" in message
+    assert server.hits[f"/broken/mnist/{LABELS.name}"] == 2
+    monkeypatch.setattr(download, "RETRY_UNREACHABLE_AFTER_S", 0)
+    message, tried = fetch()
+    assert tried == [dead, broken] and "not tried again" not in message
+
+
+def test_offline_a_lab_data_cell_tries_each_url_once(online, mirror_dir, monkeypatch, printed):
+    """Labs 4 and 5 ask whether the official train split can be had, then load both splits."""
+    monkeypatch.setenv("LABKIT_DATA_DIR", str(mirror_dir))  # holds ByMerge's test split only
+    dead = _dead_base_url()
+    monkeypatch.setenv("LABKIT_MIRROR_URL", dead)
+    bymerge = registry.get("emnist-bymerge")
+    archive = dataclasses.replace(bymerge.archive, urls=(f"{dead}/nist/gzip.zip",))
+    monkeypatch.setitem(registry.DATASETS, "emnist-bymerge", dataclasses.replace(bymerge, archive=archive))
+
+    official = labkit.data.official_available("emnist-bymerge", "train")
+    train = labkit.data.load("emnist-bymerge", "train", offline_partition=not official)
+    test = labkit.data.load("emnist-bymerge", "test", offline_partition=not official)
+
+    assert not official
+    assert train.dataset == test.dataset == "emnist-bymerge/offline-partition"
+    assert len(train[1]) + len(test[1]) == bymerge.counts["test"]
+    expected = [f"{dead}/emnist/{spec.name}" for spec in bymerge.files("train")] + [archive.urls[0]]
+    assert _urls_tried(printed) == expected  # each once, not once per call
 
 
 def _load_in_child(cache, mirror_url, queue):
