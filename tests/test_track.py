@@ -197,3 +197,21 @@ def test_runs_are_named_by_course_lab_and_os_user(monkeypatch):
     assert track.start(course="dl101", lab="lab2", student="ada").name == "dl101-lab2-ada"
     with pytest.raises(ValueError, match="must name the run"):
         track.start(course="", lab="lab2")
+
+
+def test_in_a_notebook_a_run_prints_only_where_its_archive_went(lab_folder):
+    """comet_ml tells notebook users to call ``experiment.end()``; a Tracker ends its own run."""
+    import nbformat
+
+    from tests.notebooks import execute
+
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("import labkit\nrun = labkit.track.start(course='dl101', lab='lab2')"),
+        nbformat.v4.new_code_cell("print(run.end())"),
+    ])
+    nbformat.write(notebook, lab_folder / "run.ipynb")
+    executed = execute(lab_folder / "run.ipynb", lab_folder)
+    printed = ["".join(output.get("text", "") for output in cell.outputs) for cell in executed.cells]
+    assert "COMET" not in printed[0], printed[0]  # opening the run says nothing
+    archive = next((lab_folder / "comet-offline").glob("*.zip"))
+    assert str(archive) in printed[1] and "comet upload" in printed[1]

@@ -9,6 +9,7 @@ automatic parts off and asks whether the server answers before going online.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 import sys
@@ -44,6 +45,14 @@ EXPERIMENT_SETTINGS: dict[str, Any] = {
     "display_summary_level": 0,
 }
 """What every experiment labkit opens leaves out: anything slow, surprising or not asked for."""
+
+
+ADVICE_LABKIT_FOLLOWS = "you will need to call `experiment.end()`"
+"""comet_ml's warning, in a notebook, that every experiment must be ended.
+
+A :class:`~labkit.track.Tracker` ends its experiment in ``end()`` (or at the end
+of its ``with`` block), as every lab does; in a lab the warning would only send
+students looking for an ``experiment`` they never see."""
 
 
 def import_comet() -> ModuleType:
@@ -99,15 +108,34 @@ def reachable(url: str, timeout: float) -> bool:
 
 def open_online(*, project: str, workspace: str | None) -> Any:
     """A new experiment streamed to the Comet server."""
-    return import_comet().Experiment(project_name=project, workspace=workspace, **EXPERIMENT_SETTINGS)
+    comet = import_comet()
+    with _without_warning(ADVICE_LABKIT_FOLLOWS):
+        return comet.Experiment(project_name=project, workspace=workspace, **EXPERIMENT_SETTINGS)
 
 
 def open_offline(*, project: str, workspace: str | None, directory: Path) -> Any:
     """A new experiment written to a zip archive in ``directory``, for ``comet upload`` later."""
-    return import_comet().OfflineExperiment(
-        project_name=project, workspace=workspace, offline_directory=str(directory),
-        **EXPERIMENT_SETTINGS,
-    )
+    comet = import_comet()
+    with _without_warning(ADVICE_LABKIT_FOLLOWS):
+        return comet.OfflineExperiment(
+            project_name=project, workspace=workspace, offline_directory=str(directory),
+            **EXPERIMENT_SETTINGS,
+        )
+
+
+@contextmanager
+def _without_warning(fragment: str):
+    """Drop comet_ml's log records that contain ``fragment`` while the block runs; keep all others."""
+    logger = logging.getLogger("comet_ml.experiment")  # where comet_ml's Experiment logs
+
+    def keep(record: logging.LogRecord) -> bool:
+        return fragment not in record.getMessage()
+
+    logger.addFilter(keep)
+    try:
+        yield
+    finally:
+        logger.removeFilter(keep)
 
 
 def archive_path(experiment: Any) -> Path:
