@@ -12,8 +12,9 @@ LABKIT_DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 export LABKIT_DATA_DIR
 
 PYTEST_ARGS ?=
+JUPYTER_ARGS ?=
 
-.PHONY: install test demo bench lock doctor clean bubblewrap
+.PHONY: install test demo lab bench lock doctor clean bubblewrap
 
 install: $(STAMP) bubblewrap
 
@@ -29,6 +30,18 @@ test: $(STAMP) bubblewrap
 # Release the labs and grade a demo class (lab 1; LAB=all for every lab the autograder grades).
 demo: $(STAMP) bubblewrap
 	$(PY) -m autograder.demo $(if $(LAB),--lab $(LAB))
+
+# Students: JupyterLab on work/, which holds your own copy of each lab (a release rewrites labs/).
+# A lab already in work/ is never copied over. TF_CPP_MIN_LOG_LEVEL=1 keeps TensorFlow's start-up
+# notes out of the notebooks' first cells; its warnings and errors still show. In a container:
+# make lab JUPYTER_ARGS="--allow-root --no-browser --ip=0.0.0.0".
+lab: $(STAMP)
+	@mkdir -p work
+	@for lab in labs/*/; do \
+	  name=$$(basename "$$lab"); \
+	  if [ ! -e "work/$$name" ]; then cp -r "$$lab" "work/$$name" && echo "copied $$lab to work/$$name/"; fi; \
+	done
+	TF_CPP_MIN_LOG_LEVEL=$${TF_CPP_MIN_LOG_LEVEL:-1} $(VENV)/bin/jupyter lab work $(JUPYTER_ARGS)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
