@@ -6,6 +6,7 @@ What the generator must guarantee for each lab, checked on the committed files
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -78,3 +79,14 @@ def test_untouched_student_notebook_fails_every_graded_cell_quickly(lab, tmp_pat
     before = [c for c in executed.cells[:first_exercise] if c.cell_type == "code"]
     assert [error_of(c) for c in before] == [None] * len(before), "the lab's own cells must run"
     assert not (tmp_path / "artifacts" / "metrics.json").exists(), "nothing may be saved from an unfinished lab"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("lab", LABS)
+def test_a_solution_run_prints_no_python_warning(lab, solution_run):
+    """A warning in a lab's output is either a bug in the lab or noise its students must learn to ignore."""
+    run = solution_run(lab)
+    printed = [output.get("text", "") for cell in run.executed.cells if cell.cell_type == "code"
+               for output in cell.get("outputs", []) if output.get("name") == "stderr"]
+    warnings = [line for text in printed for line in text.splitlines() if re.search(r"\w+Warning: ", line)]
+    assert warnings == []
