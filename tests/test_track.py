@@ -14,6 +14,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 from matplotlib.figure import Figure
@@ -22,6 +23,7 @@ from sklearn.metrics import confusion_matrix
 
 import labkit
 from labkit import track
+from tests.notebooks import execute
 
 UNANSWERING_SERVER = "https://192.0.2.1/clientlib/"
 """TEST-NET-1 (RFC 5737): an address reserved for documentation, which nothing answers."""
@@ -201,10 +203,6 @@ def test_runs_are_named_by_course_lab_and_os_user(monkeypatch):
 
 def test_in_a_notebook_a_run_prints_only_where_its_archive_went(lab_folder):
     """comet_ml tells notebook users to call ``experiment.end()``; a Tracker ends its own run."""
-    import nbformat
-
-    from tests.notebooks import execute
-
     notebook = nbformat.v4.new_notebook(cells=[
         nbformat.v4.new_code_cell("import labkit\nrun = labkit.track.start(course='dl101', lab='lab2')"),
         nbformat.v4.new_code_cell("print(run.end())"),
