@@ -20,8 +20,8 @@ QUICK_RUN_SECONDS = 120
 def test_every_size_and_epoch_count_depends_on_the_profile():
     """The quick profile must shrink the work: sizes and epochs come from profile.choose, never literals."""
     source = "\n".join(c.source for c in read(solution_notebook(LAB)).cells)
-    for name in ("TRAIN_ROWS", "EPOCHS"):
-        assert f"{name} = profile.choose(full=" in source, f"{name} is not chosen by the profile"
+    for name in ("TRAIN_ROWS", "EPOCHS", "AUGMENTED_EPOCHS"):
+        assert f"\n{name} = profile.choose(full=" in source, f"{name} is not chosen by the profile"
     for model in ("plain", "annealed", "augmented"):
         assert f'{model.upper()}_TARGET = labkit.targets.target(LAB, "{model}")' in source, (
             f"the {model} model's target must come from labkit.targets, where the grader reads it")
