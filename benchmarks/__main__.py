@@ -6,13 +6,16 @@ benchmark's target is not met.
 
 ``python -m benchmarks`` runs the quick ones (:data:`DEFAULT`); name others to run them,
 with arguments after a colon: ``python -m benchmarks lab_recipes:lab1-mnist,lab4-emnist-baselines``.
+Every run is also kept in ``benchmarks/results/history/``, with the commit it measured.
 """
 
 from __future__ import annotations
 
 import json
 import platform
+import subprocess
 import sys
+from datetime import datetime, timezone
 from pathlib import Path
 
 from benchmarks import data_load, full_marks, grading, lab5_augment, lab_recipes
@@ -34,12 +37,42 @@ def main(names: list[str]) -> int:
             return 2
         module = BENCHMARKS[name]
         result = module.run(arguments.split(",")) if arguments else module.run()
+        finished = datetime.now(timezone.utc)
         result["machine"] = {"platform": platform.platform(), "python": platform.python_version()}
-        (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2))
-        print(f"## {name}\n\n{module.table(result)}\n\nwritten to {RESULTS / (name + '.json')}\n")
+        result["run"] = {"request": request, "finished": finished.isoformat(timespec="seconds"),
+                         "commit": current_commit()}
+        written = write_result(result, name, finished)
+        print(f"## {name}\n\n{module.table(result)}\n\nwritten to {', '.join(map(str, written))}\n")
         if not result["target"]["met"]:
             failed.append(name)
     return 1 if failed else 0
+
+
+def write_result(result: dict, name: str, finished: datetime) -> list[Path]:
+    """Write ``results/<name>.json`` (the latest run) and a copy under ``results/history/`` that no run replaces.
+
+    The README's figures come from runs days apart; the history keeps each one to check them against.
+    """
+    text = json.dumps(result, indent=2)
+    latest = RESULTS / f"{name}.json"
+    kept = RESULTS / "history" / f"{name}-{finished:%Y%m%dT%H%M%SZ}.json"
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    for path in (latest, kept):
+        path.write_text(text)
+    return [latest, kept]
+
+
+def current_commit() -> str | None:
+    """The checkout's commit, marked ``-dirty`` when files differ from it; None outside a git checkout."""
+    def git(*arguments: str) -> str:
+        return subprocess.run(["git", *arguments], cwd=Path(__file__).parent, capture_output=True, text=True,
+                              check=True, timeout=30).stdout.strip()
+
+    try:
+        commit = git("rev-parse", "--short", "HEAD")
+        return commit + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+    except (OSError, subprocess.SubprocessError):
+        return None
 
 
 if __name__ == "__main__":

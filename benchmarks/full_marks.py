@@ -6,8 +6,9 @@ the grader gives it full marks each time. For each lab asked for, the solution
 notebook is run unchanged once per seed (``LABKIT_SEED`` replaces the seed of
 its ``labkit.device.setup`` call; the data subsets stay the same), the runs are
 graded as one class by the autograder, and the table shows each run's score,
-its accuracies' margins over their thresholds (measured by the grader) and the
-training seconds the notebook timed itself (for the labs' time budgets).
+its accuracies' margins over their thresholds (measured by the grader), the
+training seconds the notebook timed itself (for the labs' time budgets) and how
+many cores the run had on average (:mod:`benchmarks.machine`).
 
 ``python -m benchmarks full_marks:LAB[,LAB...][,seeds=5][,profile=quick]``
 (all graded labs by default). The quick profile takes minutes per lab on 2 CPU
@@ -20,6 +21,8 @@ import json
 import os
 import tempfile
 from pathlib import Path
+
+from benchmarks import machine
 
 SEEDS = 5
 MARGIN = 0.005
@@ -53,19 +56,22 @@ def grade_seeds(lab: str, seeds: int, profile: str, scratch: Path) -> list[dict]
     from autograder.options import GradingOptions
     from tests.notebooks import execute, solution_notebook
 
+    runs = {}
     for seed in range(1, seeds + 1):
         submission = scratch / "class" / f"seed-{seed}" / lab
         submission.mkdir(parents=True)
         (submission / f"{lab}.ipynb").write_bytes(solution_notebook(lab).read_bytes())
-        execute(submission / f"{lab}.ipynb", submission, cell_timeout=4 * 3600,
-                environment={"LABKIT_SEED": str(seed), "LABKIT_PROFILE": profile})
+        _, runs[seed] = machine.measure(lambda: execute(
+            submission / f"{lab}.ipynb", submission, cell_timeout=4 * 3600,
+            environment={"LABKIT_SEED": str(seed), "LABKIT_PROFILE": profile}))
     data_dir = os.environ.get("LABKIT_DATA_DIR") or None
     options = GradingOptions(profile=profile, data_dir=Path(data_dir) if data_dir else None)
     results = grade(lab, scratch / "class", scratch / "graded", workers=2, options=options)
     return [{"lab": lab, "seed": int(result.student_id.removeprefix("seed-")), "score": result.score,
              "max_score": result.max_score, "status": result.status, "margins": margins(result),
              "notebook": notebook_metrics(scratch / "class" / result.student_id / lab / "artifacts"
-                                          / "metrics.json")}
+                                          / "metrics.json"),
+             "run": runs[int(result.student_id.removeprefix("seed-"))]}
             for result in results]
 
 
@@ -96,15 +102,17 @@ def run(arguments: list[str] | None = None) -> dict:
 
 def table(result: dict) -> str:
     lines = [f"profile {result['profile']}, {result['seeds']} seeds", "",
-             "| lab | seed | score | accuracy margins over the thresholds | training (the notebook's own timer) |",
-             "|---|---:|---:|---|---|"]
+             "| lab | seed | score | accuracy margins over the thresholds | training (the notebook's own timer) "
+             "| cores the run had (CPU / wall time) |",
+             "|---|---:|---:|---|---|---:|"]
     for row in result["rows"]:
         shown = ", ".join(f"{part.removeprefix('test-')} {margin:+.2%}" for part, margin in row["margins"].items())
         if row["status"] != "graded":  # e.g. incomplete: a part was not judged; the results JSON says why
             shown = f"{row['status']} {shown}".strip()
         timed = ", ".join(f"{model} {values['train_seconds']:.0f} s"
                           for model, values in row.get("notebook", {}).items() if "train_seconds" in values)
-        lines.append(f"| {row['lab']} | {row['seed']} | {row['score']:g}/{row['max_score']:g} | {shown} | {timed} |")
+        lines.append(f"| {row['lab']} | {row['seed']} | {row['score']:g}/{row['max_score']:g} | {shown} | {timed} "
+                     f"| {machine.cores(row.get('run'))} |")
     lines.append(f"\nleast margin {result['least_margin']:+.2%} (target >= {MARGIN:+.1%}, and full marks on every "
                  f"seed): {'met' if result['target']['met'] else 'NOT met'}")
     return "\n".join(lines)

@@ -22,7 +22,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from benchmarks import machine
+
 LAB = "lab5-emnist-deep-models"
+MODEL = "vgg"  # the lab's best model, the one compared
 DATASET = "emnist-byclass"
 SEED_WIDTH = 1.0  # labkit.models' width of the source's own sizes
 
@@ -87,22 +90,24 @@ def train_seed_vgg(setting: dict, seconds: float, data: dict[str, np.ndarray]) -
                                 weight_decay=setting["weight_decay"])
     batches = labkit.data.to_torch_loader(data["x_pretrain"], data["y_pretrain"], batch_size=setting["batch_size"],
                                           shuffle=True, seed=4, normalize=DATASET, device=info)
-    taken, done = train_for(model, batches, optimizer, seconds, device=info, augment=augmenter)
+    (taken, done), timing = machine.measure(
+        lambda: train_for(model, batches, optimizer, seconds, device=info, augment=augmenter))
     test = labkit.data.to_torch_loader(data["x_test"], data["y_test"], batch_size=1000, shuffle=False,
                                        normalize=DATASET, device=info)
     predicted = models.predict(model, test, device=info).argmax(axis=1)
-    return {"train_seconds": taken, "epochs": done / len(batches),
+    return {"train_seconds": taken, "epochs": done / len(batches), "timing": timing,
             "test_accuracy": float(np.mean(predicted == data["y_test"]))}
 
 
-def rows(ours: dict) -> list[dict]:
-    """The benchmark's row for lab 5, given the solution notebook's ``metrics.json`` from the same run."""
-    vgg = ours["vgg"]
+def rows(ours: dict, our_run: dict) -> list[dict]:
+    """The benchmark's row for lab 5, given the solution notebook's ``metrics.json`` and timing from the same run."""
+    vgg = ours[MODEL]
     seed = train_seed_vgg(vgg["search"], vgg["train_seconds"], notebook_data())
     return [{
-        "lab": LAB, "model": "vgg", "seed": "001", "comparison": "equal time",
+        "lab": LAB, "model": MODEL, "seed": "001", "comparison": "equal time",
         "seed_seconds": seed["train_seconds"], "seed_epochs": seed["epochs"], "seed_accuracy": seed["test_accuracy"],
         "our_seconds": vgg["train_seconds"], "our_accuracy": vgg["test_accuracy"],
         "time_ratio": seed["train_seconds"] / vgg["train_seconds"],
         "accuracy_gain": vgg["test_accuracy"] - seed["test_accuracy"],
+        "seed_run": seed["timing"], "our_run": our_run,
     }]

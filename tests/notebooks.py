@@ -119,8 +119,11 @@ def execute(notebook: Path, workdir: Path, *, allow_errors: bool = False, cell_t
         timeout=cell_timeout,
         allow_errors=allow_errors,
         resources={"metadata": {"path": str(workdir)}},
+        shutdown_kernel="immediate",  # every output is in by then
     )
-    client.execute(env={**os.environ, **GRADING_ENVIRONMENT, **(environment or {})})
+    # nbclient shuts down only the kernels of managers it made itself; without
+    # cleanup_kc each run would leave its kernel, models and data in memory.
+    client.execute(cleanup_kc=True, env={**os.environ, **GRADING_ENVIRONMENT, **(environment or {})})
     return executed
 
 

@@ -48,10 +48,28 @@ def test_each_seed_keeps_what_its_notebook_measured(tmp_path):
                                                  "loop": {"test_accuracy": 0.975}}
     assert full_marks.notebook_metrics(tmp_path / "missing.json") == {}
     row = {"lab": "lab1-mnist", "seed": 2, "score": 14.0, "max_score": 14.0, "status": "graded",
-           "margins": {"test-fc-accuracy": 0.01}, "notebook": full_marks.notebook_metrics(path)}
+           "margins": {"test-fc-accuracy": 0.01}, "notebook": full_marks.notebook_metrics(path),
+           "run": {"wall_seconds": 50.0, "cpu_seconds": 80.0}}
     shown = full_marks.table({"profile": "full", "seeds": 1, "rows": [row], "least_margin": 0.01,
                               "target": {"met": True}})
-    assert "| lab1-mnist | 2 | 14/14 | fc-accuracy +1.00% | fc 13 s |" in shown
+    assert "| lab1-mnist | 2 | 14/14 | fc-accuracy +1.00% | fc 13 s | 1.60 |" in shown
+
+
+def test_a_run_s_share_of_the_machine_is_its_cpu_time_and_its_kernel_s_over_wall_time():
+    import subprocess
+    import sys
+    import time
+
+    from benchmarks import machine
+
+    busy = "import time\nwhile time.process_time() < 1: pass\ntime.sleep(0.5)"  # seen between samples
+    done, child = machine.measure(lambda: subprocess.run([sys.executable, "-c", busy]).returncode, every=0.1)
+    assert done == 0 and 0.9 <= child["cpu_seconds"] <= 1.5 and child["wall_seconds"] >= 1.5
+    _, own = machine.measure(lambda: sum(range(10_000_000)), every=0.1)
+    assert 0.0 < own["cpu_seconds"] <= own["wall_seconds"] * 1.1 + 0.1
+    _, idle = machine.measure(lambda: time.sleep(0.3), every=0.1)
+    assert idle["cpu_seconds"] <= 0.05 and idle["wall_seconds"] >= 0.3
+    assert machine.cores({"wall_seconds": 50.0, "cpu_seconds": 80.0}) == "1.60" and machine.cores(None) == ""
 
 
 def test_the_seed_recipe_of_lab5_augments_one_image_at_a_time():
@@ -94,8 +112,39 @@ def test_an_equal_time_row_says_so_and_how_far_the_seed_got():
            "our_accuracy": 0.8446, "time_ratio": 1.003, "accuracy_gain": 0.2346}
     trained_to_the_end = {"lab": "lab1-mnist", "model": "fc", "seed": "003", "seed_seconds": 22.2, "seed_epochs": 5,
                           "seed_accuracy": 0.9672, "our_seconds": 6.3, "our_accuracy": 0.9809, "time_ratio": 3.52,
-                          "accuracy_gain": 0.0137}
+                          "accuracy_gain": 0.0137, "seed_run": {"wall_seconds": 22.2, "cpu_seconds": 40.0},
+                          "our_run": {"wall_seconds": 30.0, "cpu_seconds": 45.0}}
     shown = lab_recipes.table({"rows": [trained_to_the_end, row]})
-    assert "| lab1-mnist | fc | 003 | 22 s | 6 s | 3.5x | 96.72% | 98.09% |" in shown
+    assert "| lab1-mnist | fc | 003 | 22 s | 6 s | 3.5x | 96.72% | 98.09% | 1.80 / 1.50 |" in shown
     assert "| lab5-emnist-deep-models | vgg | 001 | 509 s (0.42 epochs) | 508 s | equal time | 61.00% | 84.46% |" \
         in shown
+
+
+def test_each_run_is_kept_beside_the_latest_with_the_commit_it_measured(tmp_path, monkeypatch):
+    import json
+    import re
+    from datetime import datetime, timezone
+
+    from benchmarks import __main__ as bench
+
+    monkeypatch.setattr(bench, "RESULTS", tmp_path)
+    first = datetime(2026, 12, 4, 22, 0, 0, tzinfo=timezone.utc)
+    bench.write_result({"least_margin": 0.01}, "full_marks", first)
+    bench.write_result({"least_margin": 0.02}, "full_marks", first.replace(hour=23))
+    assert json.loads((tmp_path / "full_marks.json").read_text()) == {"least_margin": 0.02}
+    kept = sorted(path.name for path in (tmp_path / "history").iterdir())
+    assert kept == ["full_marks-20261204T220000Z.json", "full_marks-20261204T230000Z.json"]
+    assert json.loads((tmp_path / "history" / kept[0]).read_text()) == {"least_margin": 0.01}
+    assert re.fullmatch(r"[0-9a-f]{7,}(-dirty)?", bench.current_commit())
+
+
+def test_the_seed_recipes_can_be_narrowed_to_a_lab_and_a_model():
+    from benchmarks import lab_recipes
+
+    assert lab_recipes.parse(None) == ([*lab_recipes.DATASETS, "lab5-emnist-deep-models"], None)
+    assert lab_recipes.parse(["lab3-annealing-augmentation", "model=augmented"]) == (
+        ["lab3-annealing-augmentation"], {"augmented"})
+    with pytest.raises(ValueError, match="models: annealed, augmented, plain"):
+        lab_recipes.parse(["lab3-annealing-augmentation", "model=cnn"])
+    with pytest.raises(ValueError, match="name a lab with a seed recipe"):
+        lab_recipes.parse(["lab9"])

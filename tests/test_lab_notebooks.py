@@ -90,3 +90,19 @@ def test_a_solution_run_prints_no_python_warning(lab, solution_run):
                for output in cell.get("outputs", []) if output.get("name") == "stderr"]
     warnings = [line for text in printed for line in text.splitlines() if re.search(r"\w+Warning: ", line)]
     assert warnings == []
+
+
+def test_a_notebook_run_shuts_its_kernel_down(tmp_path):
+    """A kernel left running keeps a lab's framework, data and models in memory until pytest exits."""
+    import nbformat
+    import psutil
+
+    def kernels() -> set[int]:
+        return {child.pid for child in psutil.Process().children(recursive=True)
+                if "ipykernel" in " ".join(child.cmdline())}
+
+    before = kernels()
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("answer = 42")]),
+                   tmp_path / "small.ipynb")
+    execute(tmp_path / "small.ipynb", tmp_path)
+    assert kernels() - before == set()

@@ -138,6 +138,23 @@ def _without_warning(fragment: str):
         logger.removeFilter(keep)
 
 
+@contextmanager
+def without_progress_messages():
+    """Hold back comet_ml's progress messages (INFO) while the block runs; warnings and errors still show.
+
+    Ending an offline experiment logs five lines about saving and archiving;
+    the one thing a student needs from them, where the archive went, the
+    tracker says itself.
+    """
+    logger = logging.getLogger("comet_ml")  # comet_ml's own handler hangs here
+    level = logger.level
+    logger.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
 def archive_path(experiment: Any) -> Path:
     """Where an offline experiment writes its archive when it ends.
 

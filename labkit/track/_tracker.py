@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping, Sequence
+from contextlib import nullcontext
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -137,14 +138,21 @@ class Tracker:
     def end(self) -> Path | None:
         """End the run and return its offline archive, if one was written; ending twice is harmless.
 
+        An offline run prints one line, with the command that uploads its archive,
+        in place of comet_ml's progress messages.
+
         A run that stopped after an error is still ended, so that what was
         logged before the error is kept. Upload an archive later, from a
         machine with a network and an API key, with ``comet upload <archive>``.
         """
-        self._safely("end the run", lambda experiment: experiment.end(), even_if_stopped=True)
+        ending = self._experiment
+        quietly = _comet.without_progress_messages() if self.mode == "offline" else nullcontext()
+        with quietly:
+            self._safely("end the run", lambda experiment: experiment.end(), even_if_stopped=True)
         self._experiment = None
-        if self._archive_destination is not None and self._archive_destination.is_file():
+        if ending is not None and self._archive_destination is not None and self._archive_destination.is_file():
             self.archive = self._archive_destination
+            print(upload_advice(self.archive))
         return self.archive
 
     def __enter__(self) -> Tracker:
@@ -173,6 +181,11 @@ class Tracker:
                 self.mode = "off"
                 self.reason = f"stopped when it could not {action}: {type(error).__name__}: {error}"
             return None
+
+
+def upload_advice(archive: Path) -> str:
+    """The one line an ended offline run prints: where its archive is and how to upload it."""
+    return f"Comet: the run is saved offline; to upload it later, run `comet upload {archive}`"
 
 
 def model_summary(model: Any) -> str:
