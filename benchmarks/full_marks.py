@@ -56,12 +56,13 @@ def grade_seeds(lab: str, seeds: int, profile: str, scratch: Path) -> list[dict]
     from autograder.options import GradingOptions
     from tests.notebooks import execute, solution_notebook
 
-    runs = {}
+    runs = {}  # by student id: each seed is graded as a student of its own
     for seed in range(1, seeds + 1):
-        submission = scratch / "class" / f"seed-{seed}" / lab
+        student = f"seed-{seed}"
+        submission = scratch / "class" / student / lab
         submission.mkdir(parents=True)
         (submission / f"{lab}.ipynb").write_bytes(solution_notebook(lab).read_bytes())
-        _, runs[seed] = machine.measure(lambda: execute(
+        _, runs[student] = machine.measure(lambda: execute(
             submission / f"{lab}.ipynb", submission, cell_timeout=4 * 3600,
             environment={"LABKIT_SEED": str(seed), "LABKIT_PROFILE": profile}))
     data_dir = os.environ.get("LABKIT_DATA_DIR") or None
@@ -71,7 +72,7 @@ def grade_seeds(lab: str, seeds: int, profile: str, scratch: Path) -> list[dict]
              "max_score": result.max_score, "status": result.status, "margins": margins(result),
              "notebook": notebook_metrics(scratch / "class" / result.student_id / lab / "artifacts"
                                           / "metrics.json"),
-             "run": runs[int(result.student_id.removeprefix("seed-"))]}
+             "run": runs[result.student_id]}
             for result in results]
 
 
