@@ -29,9 +29,10 @@ def test_every_count_and_size_comes_from_the_profile_and_the_device():
     """Sizes differ between the quick profile, a CPU and a GPU; targets come from labkit.targets."""
     source = "\n".join(c.source for c in read(solution_notebook(LAB)).cells)
     for name in ("train_size", "test_size", "LENET_EPOCHS", "SEARCH_TRIALS", "SEARCH_EPOCHS", "PRETRAIN_EPOCHS",
-                 "FINETUNE_EPOCHS", "TRANSFER_EPOCHS", "transfer_size"):
+                 "FINETUNE_EPOCHS", "TRANSFER_EPOCHS", "transfer_size", "AUGMENT"):
         assert f"{name} = sized(cpu=" in source, f"{name} is not chosen by sized(cpu=..., gpu=..., quick=...)"
     assert "return profile.choose(full=gpu if info.accelerated else cpu, quick=quick)" in source
+    assert source.count("augment=training_augmenter") == 3  # the search, pre-training and fine-tuning
     for model in MODELS:
         assert f'labkit.targets.target(LAB, "{model}")' in source
 
