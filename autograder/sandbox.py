@@ -23,9 +23,10 @@ unpickles. What each defence is for:
   program starts and back once no process of the program is left. ``/dev``
   holds only null, zero, random and the like; ``/dev/shm`` is small (64 MiB),
   and its files count with the disk's against the file limit.
-- **Only data comes back.** The grader reads what is left in ``workdir`` with
-  :func:`read_output`, which refuses links (one could point at a host file the
-  grader can read) and anything but a regular file of a bounded size.
+- **Only data comes back.** The grader reads what is left in ``workdir`` only
+  through :mod:`autograder.sandbox_output`, which refuses a link anywhere on the
+  path (one could point at a host file the grader can read) and anything but a
+  regular file of a bounded size.
 - **No one to talk to.** New network, IPC, UTS, cgroup and pid namespaces:
   only a loopback interface (a Jupyter kernel still reaches its client on
   127.0.0.1), no host processes to see or signal, and a new session so the
@@ -149,10 +150,6 @@ class SandboxResult:
 
 class SandboxUnavailable(RuntimeError):
     """Bubblewrap is missing or cannot create a sandbox here; the message says what to do."""
-
-
-class OutputRefused(ValueError):
-    """A file the sandbox left behind is not plain data the grader may read."""
 
 
 # -- what the sandbox sees ------------------------------------------------------------------
@@ -427,28 +424,6 @@ def readable_by_all(folder: Path) -> None:
         os.chmod(root, 0o755)
         for name in files:
             os.chmod(os.path.join(root, name), 0o644)
-
-
-def read_output(workdir: Path, name: str | Path, max_bytes: int) -> bytes:
-    """The bytes of a file that sandboxed code left in ``workdir``, read as plain data.
-
-    Refused (:class:`OutputRefused`): a path through a link (it could point at
-    a host file only the grader may read), anything but a regular file (a FIFO
-    would hang the grader) and more than ``max_bytes``. Read only after
-    :func:`run` has returned, when nothing inside is left to swap files.
-    """
-    workdir = Path(workdir).resolve()
-    path = workdir / name
-    if workdir not in path.parents or path.resolve() != path:
-        raise OutputRefused(f"{name} leads out of the sandbox's folder or through a link; it was not read.")
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as file:
-        info = os.fstat(file.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            raise OutputRefused(f"{name} is not a regular file; it was not read.")
-        if info.st_size > max_bytes:
-            raise OutputRefused(f"{name} has {info.st_size:,} bytes, more than the {max_bytes:,} expected.")
-        return file.read(max_bytes)
 
 
 # -- running --------------------------------------------------------------------------------

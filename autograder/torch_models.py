@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from autograder import probes, sandbox
+from autograder import probes, sandbox, sandbox_output
 from autograder.results import SANDBOX_VERDICTS
 
 MAX_STATE_BYTES = 32 * 2**20
@@ -251,10 +251,10 @@ def run_models(runs: Sequence[ModelRun], limits: sandbox.Limits) -> ModelsRun:
 def _read_result(workdir: Path, run: ModelRun, result) -> Predictions:
     count, classes = len(run.evaluation.labels), run.expected.num_classes
     try:
-        raw = sandbox.read_output(workdir, f"out/{run.name}.npy", count * classes * 8 + 4096)
+        raw = sandbox_output.read_bytes(workdir, f"out/{run.name}.npy", count * classes * 8 + 4096)
     except FileNotFoundError:
         raw = None
-    except (sandbox.OutputRefused, OSError) as error:
+    except (sandbox_output.OutputRefused, OSError) as error:
         return Predictions(problem=f"The probe's predictions for {run.file.name} were refused: {error}")
     validated = _validated(raw, count, classes, run.file.name) if raw is not None else None
     if validated is not None and (validated.predictions is not None or result.status in ("ok", "error")):
@@ -263,10 +263,10 @@ def _read_result(workdir: Path, run: ModelRun, result) -> Predictions:
         return Predictions(problem=_stopped(result, run.file.name),
                            verdict=SANDBOX_VERDICTS.get(result.status, "error"))
     try:
-        problem = json.loads(sandbox.read_output(workdir, f"out/{run.name}.json", MAX_PROBLEM_BYTES))["problem"]
+        problem = json.loads(sandbox_output.read_bytes(workdir, f"out/{run.name}.json", MAX_PROBLEM_BYTES))["problem"]
         return Predictions(problem=f"{run.file.name} could not be run as {run.expected.describe()}: "
                                    f"{str(problem)[:1000]}")
-    except (FileNotFoundError, sandbox.OutputRefused, OSError, ValueError, KeyError, TypeError):
+    except (FileNotFoundError, sandbox_output.OutputRefused, OSError, ValueError, KeyError, TypeError):
         detail = (result.stderr or "").strip().splitlines()[-1:] or [f"exit status {result.returncode}"]
         return Predictions(problem=f"{run.file.name} gave no predictions: {detail[0][:500]}", verdict="error")
 

@@ -23,7 +23,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from autograder import sandbox
+from autograder import sandbox, sandbox_output
 from autograder.sandbox import Limits
 
 REPO = Path(__file__).resolve().parent.parent
@@ -588,12 +588,12 @@ def test_only_plain_files_come_back(workdir: Path, tmp_path: Path):
         workdir,
     )
     assert result.status == "ok", result
-    assert json.loads(sandbox.read_output(workdir, "out/result.json", 100)) == {"accuracy": 0.9}
+    assert json.loads(sandbox_output.read_bytes(workdir, "out/result.json", 100)) == {"accuracy": 0.9}
     for name in ("out/link.json", "out/fifo.json", "out/big.bin", "etc/passwd", "../grader-only.txt"):
-        with pytest.raises(sandbox.OutputRefused):
-            sandbox.read_output(workdir, name, 1000)
+        with pytest.raises(sandbox_output.OutputRefused):
+            sandbox_output.read_bytes(workdir, name, 1000)
     with pytest.raises(FileNotFoundError):
-        sandbox.read_output(workdir, "out/missing.json", 1000)
+        sandbox_output.read_bytes(workdir, "out/missing.json", 1000)
 
 
 def test_bad_arguments_are_refused_with_what_to_do(tmp_path: Path):

@@ -64,7 +64,7 @@ from pathlib import Path
 import numpy as np
 
 from autograder import (
-    comet_review, evaluation_sets, notebook_parts, notebook_run, probes, sandbox, source, torch_models
+    comet_review, evaluation_sets, notebook_parts, notebook_run, probes, sandbox, sandbox_output, source, torch_models
 )
 from autograder.labs import LabGrader
 from autograder.options import GradingOptions
@@ -589,8 +589,8 @@ def _probe_file(out: Path, name: str, max_bytes: int) -> bytes | None:
     on the path, a regular file, bounded); None when there is no such file or it is refused."""
     workdir = out.parents[1]  # out is <workdir>/.autograder-probe/<part>
     try:
-        return sandbox.read_output(workdir, out.relative_to(workdir) / name, max_bytes)
-    except (FileNotFoundError, sandbox.OutputRefused, OSError):
+        return sandbox_output.read_bytes(workdir, out.relative_to(workdir) / name, max_bytes)
+    except (FileNotFoundError, sandbox_output.OutputRefused, OSError):
         return None
 
 
