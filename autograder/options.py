@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder import sandbox
+from autograder.grading_secret import GradingSecret
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,9 @@ class GradingOptions:
     evaluation_dir
         A folder of private evaluation sets, ``<lab>.npz`` each (see
         :mod:`autograder.evaluation_sets`); ``None`` scores on each lab's default set.
+    secret
+        The run's :class:`autograder.grading_secret.GradingSecret`: every probe input and
+        perturbation is drawn from it. Fresh for each ``GradingOptions`` unless given.
     """
 
     profile: str = "full"
@@ -40,6 +44,7 @@ class GradingOptions:
         file_bytes=256 * 2**20, disk_bytes=512 * 2**20))
     data_dir: Path | None = field(default_factory=lambda: _data_dir_from_environment())
     evaluation_dir: Path | None = None
+    secret: GradingSecret = field(default_factory=GradingSecret.fresh, repr=False)
 
 
 def _data_dir_from_environment() -> Path | None:
