@@ -31,6 +31,16 @@ unpickles. What each defence is for:
   only a loopback interface (a Jupyter kernel still reaches its client on
   127.0.0.1), no host processes to see or signal, and a new session so the
   code cannot push keystrokes into the grader's terminal (TIOCSTI).
+- **Nothing of the grader to see.** The program has a pid namespace of its
+  own inside the sandbox's, with a fresh ``/proc``: it lists the program's
+  processes and bubblewrap's init (its pid 1), never the warden, the outer
+  bubblewrap or a host process, so it cannot name them in a signal either.
+  No command line holds the set-up: both bubblewraps read their options from
+  a descriptor (``bwrap --args FD``) and the warden its config, so pid 1's
+  command line is ``bwrap --args N --`` and the commands that become the
+  program (``choom``, ``prlimit``, its own). Its mount table
+  (``/proc/self/mountinfo``) lists only what it sees: its root is built
+  without the warden's folder, not merely over it.
 - **No secrets.** The environment is only ``PATH``, ``HOME``, ``LANG`` and what
   the caller passes in ``env``. Callers must never pass ``COMET_API_KEY`` or any
   other token: whatever enters the sandbox may be printed back to a student.
@@ -40,7 +50,8 @@ unpickles. What each defence is for:
   ``workdir`` belongs to that uid; the host's stays the grader's); otherwise it
   runs as the caller. Either way it is in a user namespace that may not nest
   another (creating one is the first step of most kernel exploits), and it
-  cannot signal or trace the warden.
+  cannot see, signal or trace the warden. It may trace bubblewrap's init, its
+  own uid's, which holds nothing the program does not.
 - **Bounded resources.** Wall time; resident memory of the whole process tree;
   tasks (``RLIMIT_NPROC``, which binds because the uid is not root, so a fork
   bomb hits a wall instead of the host); output (kept in bounded buffers); the
@@ -53,6 +64,28 @@ unpickles. What each defence is for:
   ``--die-with-parent`` kills it if the grader dies.
 
 Verdicts fail closed: only a clean exit 0 within every limit is ``"ok"``.
+
+What the program can still learn, and why it stays:
+
+- The real paths of what it is shown — the Python installation, ``labkit``,
+  the ``readonly`` paths and ``workdir`` (so also the names of the folders
+  above it, e.g. the grader's ``labkit-grading-*`` scratch folder) — and, in
+  ``/proc/self/mountinfo``, the device and file system each is bound from.
+  Each is bound at its own path because the program is told those paths
+  (``sys.executable``, ``HOME``, the arguments the grader passes).
+- Its uid. A root grader's sandbox uids are derived from the grader's pid
+  (:func:`sandbox_uids`), a number that names nothing the program can reach.
+  A user namespace could show it another uid, but ``/proc/self/mountinfo``
+  would still tell the real one: the owner of its root's tmpfs.
+- Its limits (``/proc/self/limits``, and the ``choom`` and ``prlimit``
+  commands in pid 1's command line) and the size of its disk.
+- The machine as every process sees it: the kernel's version, the CPUs,
+  memory, load and uptime (``uname``, ``/proc/cpuinfo``, ``/proc/meminfo``).
+
+The program's own ``/proc`` needs the kernel's leave: a user namespace may
+mount a proc only if one is already fully visible. Where the host's ``/proc``
+has masked paths (Docker's or Podman's defaults), no sandbox can be made:
+:func:`run` raises :class:`SandboxUnavailable` and says what to change.
 """
 
 from __future__ import annotations
@@ -76,6 +109,7 @@ from importlib.util import find_spec
 from pathlib import Path
 
 from autograder import sandbox_warden
+from autograder.sandbox_warden import file_in_memory, nul_separated
 
 INSTALL_HINT = (
     "Install bubblewrap: `sudo apt-get install -y bubblewrap` on Debian/Ubuntu "
@@ -188,7 +222,9 @@ def _check_bwrap() -> str:
         raise SandboxUnavailable(
             f"bubblewrap is installed but cannot create a sandbox here ({trial.detail}): {trial.stderr.strip()} "
             "It needs unprivileged user namespaces (sysctl kernel.unprivileged_userns_clone=1; on Ubuntu "
-            "also kernel.apparmor_restrict_unprivileged_userns=0 or an AppArmor profile for bwrap)."
+            "also kernel.apparmor_restrict_unprivileged_userns=0 or an AppArmor profile for bwrap), and a /proc "
+            "without masked paths (a container's has some unless started with docker run --security-opt "
+            "systempaths=unconfined or podman run --security-opt unmask=ALL)."
         )
     return bwrap
 
@@ -237,15 +273,23 @@ def _namespace_flags(as_root: bool) -> list[str]:
     return flags + ["--hostname", "sandbox", "--die-with-parent", "--new-session"]
 
 
+def _system_links() -> dict[str, str]:
+    """The merged-``/usr`` links beside ``/usr`` (``/bin`` -> ``usr/bin``), by name, with their targets."""
+    return {name: os.readlink(name) for name in _SYSTEM_DIRS if Path(name).is_symlink()}
+
+
+def _system_folders() -> list[Path]:
+    """``/usr`` and whichever of ``/bin``, ``/lib`` and the like are real folders here."""
+    return [Path(name) for name in _SYSTEM_DIRS if not Path(name).is_symlink() and Path(name).is_dir()]
+
+
 def _system_binds() -> list[str]:
     """The system, read-only: ``/usr`` and the merged-``/usr`` links or folders beside it."""
     args: list[str] = []
-    for name in _SYSTEM_DIRS:
-        path = Path(name)
-        if path.is_symlink():
-            args += ["--symlink", os.readlink(path), name]
-        elif path.is_dir():
-            args += ["--ro-bind", name, name]
+    for folder in _system_folders():
+        args += ["--ro-bind", str(folder), str(folder)]
+    for name, target in _system_links().items():
+        args += ["--symlink", target, name]
     args += ["--perms", "0755", "--dir", "/etc"]
     for name in _ETC_FILES:
         args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
@@ -274,31 +318,27 @@ class WardenChannels:
     stop: int
 
 
-def bwrap_argv(
-    argv: Sequence[str],
+def bwrap_options(
     *,
     workdir: Path,
     readonly: Sequence[Path],
     limits: Limits,
     env: Mapping[str, str],
-    sandbox_uid: int | None,
     inputs_bytes: int,
-    channels: WardenChannels,
+    sandbox_uid: int | None,
     data_fds: Mapping[str, int] = {},
 ) -> list[str]:
-    """The whole ``bwrap`` command line for one run (pure: it reads only the file system's layout).
+    """The outer ``bwrap``'s options for one run (pure: it reads only the file system's layout).
 
     Two bubblewraps nest. The outer one builds the read-only world, the disk
     (a tmpfs of ``inputs_bytes`` plus the limit) and the warden's folder, and
-    runs the warden; the inner one, which the warden starts, shows the
-    program the disk's folders at ``workdir`` and ``/tmp`` and hides the
-    warden's. ``sandbox_uid`` is the uid ``setpriv`` drops to when the grader
-    is root, or None to run as the caller inside a user namespace. ``data_fds``
-    maps a path inside to a file descriptor whose content becomes that
-    read-only file.
+    runs the warden (:func:`warden_command`); the inner one, which the warden
+    starts, runs the program in a world of its own (:func:`_inner_bwrap`).
+    ``sandbox_uid`` is the uid ``setpriv`` drops to when the grader is root,
+    or None to run as the caller inside a user namespace. ``data_fds`` maps a
+    path inside to a file descriptor whose content becomes that read-only file.
     """
-    readonly_binds = [*python_installation(), labkit_package(), *(Path(p).resolve() for p in readonly)]
-    disk_size = inputs_bytes + limits.disk_bytes + DISK_SLACK_BYTES
+    readonly_binds = _readonly_binds(readonly)
     args = [
         *_namespace_flags(as_root=sandbox_uid is not None),
         *_system_binds(),
@@ -307,8 +347,9 @@ def bwrap_argv(
         # tmpfs pages are RAM that no process's resident memory shows: keep it small.
         "--perms", "1777", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm",
         "--perms", "1777", "--dir", "/tmp",
-        "--perms", "0755", "--size", str(disk_size), "--tmpfs", str(WARDEN_HOME / "disk"),
+        "--perms", "0755", "--size", str(_disk_size(inputs_bytes, limits)), "--tmpfs", str(WARDEN_HOME / "disk"),
         "--bind", str(workdir), str(WARDEN_HOME / "out"),
+        *_fully_visible_proc(),
         "--ro-bind", str(Path(sandbox_warden.__file__).resolve()), str(WARDEN_HOME / "warden.py"),
         *_parents_to_create([*readonly_binds, workdir]),
         "--perms", "0755", "--dir", str(workdir),  # where the inner bubblewrap shows the disk's copy
@@ -320,45 +361,116 @@ def bwrap_argv(
         args += ["--perms", "0644", "--ro-bind-data", str(fd), destination]
     for name, value in _environment(workdir, env).items():
         args += ["--setenv", name, value]
-    config = {
+    return args
+
+
+def _fully_visible_proc() -> list[str]:
+    """The host's ``/proc`` under a folder then covered, so that the program's bubblewrap may mount a ``/proc``.
+
+    The kernel lets a user namespace mount a proc only where one is already
+    fully visible (no locked mount over part of it), and the sandbox's own
+    ``/proc`` has bubblewrap's read-only covers on ``/proc/sys`` and others.
+    The kernel counts this one, but no path reaches it: not the warden's, and
+    the program's world never holds the warden's folder.
+    """
+    cover = WARDEN_HOME / "covered"
+    return [
+        "--bind", "/proc", str(cover / "proc"),
+        "--perms", "0000", "--size", str(PAGE_BYTES), "--tmpfs", str(cover), "--remount-ro", str(cover),
+    ]  # fmt: skip
+
+
+def warden_command(sandbox_uid: int | None, config_fd: int) -> list[str]:
+    """The command the outer bubblewrap runs: the warden, told to read its config from ``config_fd``."""
+    warden = [sys.executable, "-I", "-S", str(WARDEN_HOME / "warden.py"), str(config_fd)]
+    return [*_warden_privileges(sandbox_uid), *warden]
+
+
+def warden_config(
+    argv: Sequence[str],
+    *,
+    workdir: Path,
+    readonly: Sequence[Path],
+    limits: Limits,
+    inputs_bytes: int,
+    sandbox_uid: int | None,
+    channels: WardenChannels,
+) -> dict:
+    """What the warden is told (pure): its folders, the limits it keeps, its descriptors, and what to start.
+
+    What it starts is ``program`` in the inner bubblewrap (``bwrap``, as
+    ``sandbox_uid``), which it hands ``bwrap_args`` through a descriptor,
+    never argv: that bubblewrap is the program's pid 1, whose
+    ``/proc/1/cmdline`` the program reads.
+    """
+    return {
         "disk": str(WARDEN_HOME / "disk"), "out": str(WARDEN_HOME / "out"), "owner": sandbox_uid,
-        "inputs_bytes": inputs_bytes, "disk_size": disk_size, "max_files": limits.files,
+        "inputs_bytes": inputs_bytes, "disk_size": _disk_size(inputs_bytes, limits), "max_files": limits.files,
         "started_fd": channels.started, "report_fd": channels.report, "stop_fd": channels.stop,
+        "bwrap": [*_drop_privileges(sandbox_uid), INNER_BWRAP],
+        "bwrap_args": _inner_bwrap(workdir, _readonly_binds(readonly)),
+        "program": [*_inside(limits), *_announce_start(channels.started), *argv],
     }  # fmt: skip
-    warden = [sys.executable, "-I", "-S", str(WARDEN_HOME / "warden.py"), json.dumps(config)]
-    inner = _inner_bwrap(workdir, readonly_binds)
-    program = [*_inside(limits), *_announce_start(channels.started), *argv]
-    return [*args, "--", *_warden_privileges(sandbox_uid), *warden, *_drop_privileges(sandbox_uid),
-            *inner, "--", *program]
+
+
+def _readonly_binds(readonly: Sequence[Path]) -> list[Path]:
+    """Every path the sandbox shows read-only at its own (real) path."""
+    return [*python_installation(), labkit_package(), *(Path(p).resolve() for p in readonly)]
+
+
+def _disk_size(inputs_bytes: int, limits: Limits) -> int:
+    """The disk's size: what ``workdir`` already holds, the limit, and the slack that shows a full disk."""
+    return inputs_bytes + limits.disk_bytes + DISK_SLACK_BYTES
 
 
 def _inner_bwrap(workdir: Path, readonly_binds: Sequence[Path]) -> list[str]:
-    """The nested bubblewrap: the disk's folders at ``workdir`` and ``/tmp``, the warden's folder hidden.
+    """The nested bubblewrap's arguments: the sandbox's world without the warden, in namespaces of the program's own.
 
     Its user namespace may not nest another (a new user namespace is where
-    most kernel exploits start). It re-binds the sandbox's own root with
-    ``--dev-bind``: a plain bind would mark the few devices in ``/dev``
-    unusable, and libraries need ``/dev/urandom`` (``std::random_device`` in
-    TensorFlow). Read-only paths under ``/tmp`` or ``workdir`` are bound again
-    after them, outer folders first, so that they stay visible and read-only.
-    The folders above a ``workdir`` in ``/tmp`` are the program's own, on its disk.
+    most kernel exploits start). Its pid namespace and fresh ``/proc`` show
+    the program its own processes and bubblewrap's init (pid 1), not the
+    warden or the outer bubblewrap. Its root is built again, entry by entry,
+    from the sandbox's: each top-level folder bound read-only (``/dev`` as it
+    is: libraries need ``/dev/urandom``, ``std::random_device`` in TensorFlow,
+    and ``/dev/shm`` stays writable), the system links, and the disk's folders
+    at ``/tmp`` and ``workdir``; so the warden's folder is absent, even from
+    ``/proc/self/mountinfo``. Read-only paths under ``/tmp`` or ``workdir`` are
+    bound again after them, outer folders first, so that they stay visible and
+    read-only. The folders above a ``workdir`` in ``/tmp`` are the program's
+    own, on its disk; the root itself is read-only.
     """
     disk = WARDEN_HOME / "disk"
+    args = ["--unshare-user", "--disable-userns", "--unshare-pid", "--die-with-parent"]
+    for folder in _top_level_folders([*readonly_binds, workdir]):
+        args += ["--dev-bind" if folder == Path("/dev") else "--ro-bind", str(folder), str(folder)]
+    for name, target in _system_links().items():
+        args += ["--symlink", target, name]
+    args += ["--proc", "/proc"]
     binds = [(disk / "tmp", Path("/tmp"), "--bind"), (disk / "work", workdir, "--bind")]
     binds += [(path, path, "--ro-bind") for path in readonly_binds
               if any(folder in path.parents for folder in (Path("/tmp"), workdir))]
-    args = [INNER_BWRAP, "--unshare-user", "--disable-userns", "--dev-bind", "/", "/"]
     for source, destination, kind in sorted(binds, key=lambda bind: len(bind[1].parts)):
         args += [kind, str(source), str(destination)]
-    hidden = ["--tmpfs", str(WARDEN_HOME), "--remount-ro", str(WARDEN_HOME)]  # read-only: no RAM to fill
-    return [*args, *hidden, "--die-with-parent", "--chdir", str(workdir)]
+    return [*args, "--remount-ro", "/", "--chdir", str(workdir)]
+
+
+def _top_level_folders(destinations: Sequence[Path]) -> list[Path]:
+    """The folders at the sandbox's root that the program sees again.
+
+    They are the system's, ``/etc``, ``/dev`` and the first folder of each
+    bound path; not ``/tmp`` (the disk's is shown there), ``/proc`` (a fresh
+    one is) or the warden's folder.
+    """
+    folders = {*_system_folders(), Path("/etc"), Path("/dev"), *(Path(*path.parts[:2]) for path in destinations)}
+    return sorted(folders - {Path("/tmp"), Path("/proc"), WARDEN_HOME})
 
 
 def _announce_start(started_fd: int) -> list[str]:
     """A shell that says "started" on ``started_fd``, closes it, and becomes the program.
 
     The word proves that both bubblewraps' set-up worked, and it cannot be
-    forged: the program never holds the descriptor.
+    forged: neither the program nor bubblewrap's init (its pid 1, which it
+    may trace) holds the descriptor.
     """
     script = f'printf started >&{started_fd} && exec {started_fd}>&- && exec /usr/bin/env -u SHLVL -- "$@"'
     return ["/bin/bash", "-c", script, "sandbox"]  # dash cannot name a descriptor above 9
@@ -389,11 +501,13 @@ def _inside(limits: Limits) -> list[str]:
     sandboxed code first, and the per-process limits are set. RLIMIT_AS would
     be the easy memory limit, but TensorFlow and PyTorch reserve many GiB of
     address space they never touch, so it kills them at import: the resident
-    memory of the tree is measured from outside instead.
+    memory of the tree is measured from outside instead. ``RLIMIT_NPROC``
+    counts every task of the uid, bubblewrap's init (the program's pid 1)
+    too: the program keeps ``limits.processes`` for itself.
     """
     return [
         "/usr/bin/choom", "-n", "1000", "--",
-        "/usr/bin/prlimit", f"--nproc={limits.processes}", f"--fsize={limits.file_bytes}", "--core=0", "--",
+        "/usr/bin/prlimit", f"--nproc={limits.processes + 1}", f"--fsize={limits.file_bytes}", "--core=0", "--",
     ]  # fmt: skip
 
 
@@ -453,6 +567,9 @@ def run(
     bwrap = _check_bwrap()
     if not argv:
         raise ValueError("argv is empty: give the program to run, e.g. sandbox.python_argv() + ['probe.py'].")
+    argv = [os.fspath(arg) for arg in argv]
+    if not all(isinstance(arg, str) and "\0" not in arg for arg in argv):
+        raise ValueError(f"argv must be strings (or paths) without NUL bytes: {argv!r}")
     workdir = _checked_workdir(workdir)
     readonly = [Path(path) for path in readonly]
     for path in readonly:
@@ -473,32 +590,30 @@ def _run(
     as_root = os.geteuid() == 0
     uid = _fresh_uid() if as_root else os.getuid()
     owner = workdir.stat()
-    data_fds: dict[str, int] = {}
+    read_at_start: list[int] = []  # what bubblewrap and the warden read as they start, instead of argv
     started, report, stop = os.pipe(), os.pipe(), os.pipe()
     inside = WardenChannels(started=started[1], report=report[1], stop=stop[0])
     ours = [started[0], report[0], stop[1], *vars(inside).values()]  # to close until _supervise takes them
     try:
         passwd, group = _passwd(uid, workdir)
-        data_fds = {"/etc/passwd": _data_fd(passwd), "/etc/group": _data_fd(group)}
-        command = bwrap_argv(
-            argv,
-            workdir=workdir,
-            readonly=readonly,
-            limits=limits,
-            env=env,
-            sandbox_uid=uid if as_root else None,
-            inputs_bytes=_tree_bytes(workdir),
-            channels=inside,
-            data_fds=data_fds,
-        )
+        data_fds = {"/etc/passwd": file_in_memory(passwd), "/etc/group": file_in_memory(group)}
+        read_at_start += data_fds.values()
+        sandbox_uid, inputs_bytes = (uid if as_root else None), _tree_bytes(workdir)
+        config = warden_config(argv, workdir=workdir, readonly=readonly, limits=limits, inputs_bytes=inputs_bytes,
+                               sandbox_uid=sandbox_uid, channels=inside)  # fmt: skip
+        read_at_start.append(config_fd := file_in_memory(json.dumps(config).encode()))
+        options = bwrap_options(workdir=workdir, readonly=readonly, limits=limits, env=env,
+                                inputs_bytes=inputs_bytes, sandbox_uid=sandbox_uid, data_fds=data_fds)  # fmt: skip
+        read_at_start.append(options_fd := file_in_memory(nul_separated(options)))
+        command = [bwrap, "--args", str(options_fd), "--", *warden_command(sandbox_uid, config_fd)]
         ours = []  # closed by _supervise from here on, whatever happens: never twice, since
         # with several sandboxes in threads a closed number is soon another thread's descriptor
         return _supervise(
-            [bwrap, *command], limits, stdin, data_fds=[*data_fds.values()], inside=inside,
+            command, limits, stdin, read_at_start=read_at_start, inside=inside,
             started=started[0], report=report[0], stop=stop[1],
         )  # fmt: skip
     finally:
-        for fd in [*data_fds.values(), *ours]:
+        for fd in [*read_at_start, *ours]:
             os.close(fd)
         if as_root:  # the warden copied the files back as root
             _chown_tree(workdir, owner.st_uid, owner.st_gid)
@@ -589,14 +704,6 @@ def _chown_tree(root: Path, uid: int, gid: int) -> None:
                 pass
 
 
-def _data_fd(content: bytes) -> int:
-    """A pipe already holding ``content`` (small: it must fit the pipe's buffer), for ``--ro-bind-data``."""
-    read_end, write_end = os.pipe()
-    os.write(write_end, content)
-    os.close(write_end)
-    return read_end
-
-
 class _BoundedReader:
     """Drains a pipe to its end on a thread of its own, keeping at most ``limit`` bytes."""
 
@@ -645,7 +752,7 @@ def _supervise(
     limits: Limits,
     stdin: bytes | None,
     *,
-    data_fds: list[int],
+    read_at_start: list[int],
     inside: WardenChannels,
     started: int,
     report: int,
@@ -653,11 +760,13 @@ def _supervise(
 ) -> SandboxResult:
     """Start bubblewrap, watch the tree against the limits, and stop it the moment one breaks.
 
-    ``inside`` are the sandbox's ends of the pipes, closed here once it holds
-    them; ``started``, ``report`` and ``stop`` are the grader's ends. A broken
-    limit asks the warden to end the program and copy ``workdir`` back; a
-    warden that has not finished :data:`STOP_GRACE_SECONDS` later, or a tree
-    still over the memory limit half a second later, is killed outright.
+    ``read_at_start`` are descriptors bubblewrap and the warden read as they
+    start (the caller closes them); ``inside`` are the sandbox's ends of the
+    pipes, closed here once it holds them; ``started``, ``report`` and
+    ``stop`` are the grader's ends. A broken limit asks the warden to end the
+    program and copy ``workdir`` back; a warden that has not finished
+    :data:`STOP_GRACE_SECONDS` later, or a tree still over the memory limit
+    half a second later, is killed outright.
     """
     announcement_pipe = os.fdopen(started, "rb", buffering=0)  # own their descriptors from here
     report_pipe = os.fdopen(report, "rb", buffering=0)
@@ -668,7 +777,7 @@ def _supervise(
             stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            pass_fds=[*data_fds, *vars(inside).values()],
+            pass_fds=[*read_at_start, *vars(inside).values()],
             start_new_session=True,
         )
     except OSError as error:

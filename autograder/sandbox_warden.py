@@ -9,24 +9,29 @@ untrusted, moves the work folder across:
 
 1. copy the host's work folder (bound at ``out``, hidden from the program) onto
    the disk, then run the program in a nested bubblewrap that sees the copy at
-   the work folder's own path and the disk's ``tmp`` as ``/tmp``;
+   the work folder's own path and the disk's ``tmp`` as ``/tmp``, in a pid
+   namespace of its own, so that it sees no process of the warden's;
 2. when the program ends, or the grader asks (a byte on ``stop_fd``, when a
    limit broke), kill every process left in the sandbox, so that nothing
-   untrusted runs while its files are read;
+   untrusted runs while its files are read (``kill(-1)`` reaches into the
+   nested pid namespace too: its processes are the sandbox's as well);
 3. say ``ended`` on ``report_fd`` (the grader's limits stop there: only
    trusted code runs on), clear the host's work folder, copy the disk's work
    folder back into it, and report what was written, as one JSON object.
 
 The warden runs as root when the grader does (the program never does), or as
-the grader's user; either way the program cannot signal, trace or see its
-files. The copies follow no links, recreate links and FIFOs as such, keep hard
-links as one file, and stop at a byte budget, so whatever the program leaves
-costs the host no more than the disk held. The file count (each file costs
-RAM on a tmpfs) is measured ten times a second, on the disk and on the
-sandbox's ``/dev/shm``, whose size caps its bytes but not its files.
+the grader's user; either way the program cannot see, signal or trace it, nor
+see its files. The copies follow no links, recreate links and FIFOs as such,
+keep hard links as one file, and stop at a byte budget, so whatever the
+program leaves costs the host no more than the disk held. The file count
+(each file costs RAM on a tmpfs) is measured ten times a second, on the disk
+and on the sandbox's ``/dev/shm``, whose size caps its bytes but not its files.
 
-Run as ``python -I -S sandbox_warden.py CONFIG_JSON COMMAND...``; it imports
-only the standard library, because nothing else is certain inside.
+Run as ``python -I -S sandbox_warden.py CONFIG_FD``: the descriptor holds the
+config, a JSON object (see ``autograder.sandbox.warden_config``), and is read
+rather than argv because a command line is readable in ``/proc`` by everyone
+who can see the process. It imports only the standard library, because
+nothing else is certain inside.
 """
 
 from __future__ import annotations
@@ -198,22 +203,64 @@ def _others_alive() -> bool:
     return False
 
 
-def run_program(command: list[str], started_fd: int, stop_fd: int, disk: str, max_files: int) -> tuple[int, str]:
-    """Run ``command`` until it ends, the grader asks to stop, or it makes too many files.
+def file_in_memory(content: bytes) -> int:
+    """A descriptor of an unnamed file in memory that holds ``content``, to be read from its start.
+
+    Bubblewrap's and the warden's arguments travel in such files, not in argv,
+    which any process that can see another reads in ``/proc/PID/cmdline``.
+    """
+    fd = os.memfd_create("sandbox", os.MFD_CLOEXEC)
+    written = 0
+    while written < len(content):
+        written += os.write(fd, content[written:])
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def nul_separated(args: list[str]) -> bytes:
+    """``args`` as ``bwrap --args FD`` reads them: each one ended by a NUL byte, which none may hold."""
+    encoded = [os.fsencode(arg) for arg in args]
+    if any(b"\0" in arg for arg in encoded):
+        raise ValueError("an argument holds a NUL byte, which no command line can pass")
+    return b"".join(arg + b"\0" for arg in encoded)
+
+
+def keep_only(*fds: int) -> None:
+    """Close every descriptor above stderr but ``fds``, which a program then exec'd inherits."""
+    lowest = 3
+    for fd in sorted(fds):
+        os.closerange(lowest, fd)
+        os.set_inheritable(fd, True)
+        lowest = fd + 1
+    os.closerange(lowest, os.sysconf("SC_OPEN_MAX"))
+
+
+def start_program(bwrap: list[str], bwrap_args: list[str], program: list[str], started_fd: int) -> int:
+    """Start ``bwrap --args FD -- program``, the bubblewrap reading ``bwrap_args`` from FD; its pid.
+
+    Bubblewrap's options stay out of argv, so the program's pid 1 (that
+    bubblewrap) shows nothing of the sandbox's layout in ``/proc/1/cmdline``;
+    the command after ``--`` has to be in argv, but it is the program's own.
+    """
+    args_fd = file_in_memory(nul_separated(bwrap_args))
+    pid = os.fork()
+    if pid == 0:  # it inherits stdin, stdout, stderr, started_fd and args_fd (which bubblewrap closes once read)
+        try:
+            keep_only(started_fd, args_fd)
+            os.execv(bwrap[0], [*bwrap, "--args", str(args_fd), "--", *program])
+        finally:
+            os._exit(127)
+    os.close(args_fd)
+    os.close(started_fd)
+    return pid
+
+
+def watch_program(pid: int, stop_fd: int, disk: str, max_files: int) -> tuple[int, str]:
+    """Wait for the program started as ``pid`` to end, the grader to ask to stop, or too many files.
 
     Returns its exit code (128 + N for signal N, as shells say) and why it was
     stopped: "" when it ended by itself.
     """
-    pid = os.fork()
-    if pid == 0:  # the program inherits stdin, stdout, stderr and started_fd, nothing else
-        try:
-            os.closerange(3, started_fd)
-            os.closerange(started_fd + 1, os.sysconf("SC_OPEN_MAX"))
-            os.set_inheritable(started_fd, True)
-            os.execv(command[0], command)
-        finally:
-            os._exit(127)
-    os.close(started_fd)
     ended = os.pidfd_open(pid)
     why = ""
     while not why:
@@ -233,9 +280,15 @@ def run_program(command: list[str], started_fd: int, stop_fd: int, disk: str, ma
     return (128 - code if code < 0 else code), why
 
 
+def read_config(fd: int) -> dict:
+    """The grader's instructions (a JSON object), read from descriptor ``fd`` and closed."""
+    with os.fdopen(fd, "rb") as source:
+        return json.loads(source.read())
+
+
 def main(argv: list[str]) -> int:
     """Copy in, run, end everything, copy back; the program's exit code."""
-    config, command = json.loads(argv[1]), argv[2:]
+    config = read_config(int(argv[1]))
     disk, out, owner = config["disk"], config["out"], config["owner"]
     report_fd = config["report_fd"]
     report: dict = {}
@@ -250,7 +303,8 @@ def main(argv: list[str]) -> int:
             os.chmod(folder, mode)
         copy_tree(out, work, config["inputs_bytes"], owner)
         before = used_bytes(disk)
-        code, report["why"] = run_program(command, config["started_fd"], config["stop_fd"], disk, config["max_files"])
+        pid = start_program(config["bwrap"], config["bwrap_args"], config["program"], config["started_fd"])
+        code, report["why"] = watch_program(pid, config["stop_fd"], disk, config["max_files"])
         if not end_every_other_process():
             report["why"] = report["why"] or "processes outlived the program"
             return code

@@ -236,6 +236,61 @@ def test_the_environment_holds_no_secrets(workdir: Path, monkeypatch):
     assert seen["LABKIT_PROFILE"] == "quick" and seen["HOME"] == str(workdir)
 
 
+GRADER = """
+import json, sys
+from pathlib import Path
+from autograder import sandbox
+result = sandbox.run([*sandbox.python_argv(), "-c", sys.argv[1]], workdir=Path(sys.argv[2]),
+                     limits=sandbox.Limits(wall_seconds=20))
+print(json.dumps([result.status, result.stdout, result.stderr]))
+"""
+PROC_AS_SEEN_INSIDE = """
+import json, os
+listed = sorted(int(name) for name in os.listdir("/proc") if name.isdigit())
+read = {}
+for pid in listed:
+    for name in ("cmdline", "environ"):
+        try:
+            read[f"{pid}/{name}"] = open(f"/proc/{pid}/{name}", "rb").read().decode(errors="replace")
+        except OSError:  # not ours to read
+            pass
+init = open("/proc/1/cmdline", "rb").read().decode(errors="replace").split("\\0")[:-1]
+held_by_init = os.listdir("/proc/1/fd") if os.access("/proc/1/fd", os.R_OK) else []
+for fd in [fd for fd in held_by_init if int(fd) > 2]:  # were one the grader's, "started" would come twice
+    try:
+        os.write(os.open(f"/proc/1/fd/{fd}", os.O_WRONLY), b"started")
+    except OSError:
+        pass
+print(json.dumps({"me": os.getpid(), "listed": listed, "read": read, "init": init}))
+"""
+
+
+def test_proc_shows_the_program_its_own_processes_and_nothing_of_the_host(tmp_path: Path):
+    """Every command line and environment in the sandbox's /proc, pid 1's too, is the program's own:
+    no host path but its workdir, no warden or bubblewrap arguments, nothing of the grader's.
+    Pid 1, bubblewrap's init, holds no descriptor of the grader's either (else "started" could be forged)."""
+    workdir = tmp_path / "labkit-grading-lab0-x1y2" / "submissions" / "alice"  # laid out as grading.py does
+    workdir.mkdir(parents=True)
+    note = "known-to-the-grader-only"
+    grader = subprocess.run([sys.executable, "-c", GRADER, PROC_AS_SEEN_INSIDE, str(workdir), f"--{note}-argv"],
+                            capture_output=True, text=True, timeout=60, cwd=tmp_path,
+                            env={**os.environ, "PYTHONPATH": str(REPO), "GRADER_NOTE": f"{note}-environment"})
+    assert grader.returncode == 0, grader.stderr
+    status, output, errors = json.loads(grader.stdout)
+    assert status == "ok", errors
+    seen = json.loads(output)
+    assert seen["listed"] == [1, seen["me"]]  # bubblewrap's init and the program: no warden, no outer bubblewrap
+    init = seen["init"]
+    assert init[:2] == [sandbox.INNER_BWRAP, "--args"] and init[2].isdigit() and init[3] == "--"
+    shown = "\n".join([*seen["read"].values(), *init])
+    beyond_workdir = shown.replace(str(workdir), "WORKDIR")  # its own path it is told (HOME, the cwd)
+    hidden = [str(workdir.parent), str(tmp_path), "labkit-grading", "/.labkit", "warden", "report_fd", note]
+    assert [text for text in hidden if text in beyond_workdir] == []
+    environments = [text for key, text in seen["read"].items() if key.endswith("/environ")]
+    variables = {entry.split("=", 1)[0] for text in environments for entry in text.split("\0") if entry}
+    assert variables <= {"PATH", "HOME", "LANG", "PWD"}
+
+
 def test_no_privileges_and_no_new_user_namespaces(workdir: Path):
     seen = facts(
         """
@@ -265,21 +320,22 @@ forks = inside("import os, time\\nn = 0\\ntry:\\n  while n < 100:\\n    if os.fo
                "    n += 1\\nexcept OSError: print(n)", processes=16)
 network = inside("import socket; socket.create_connection(('1.1.1.1', 53), timeout=3)")
 loop = inside("while True: pass", wall_seconds=1)
-# The warden is the caller too (pid 2, the sandbox's first process after bubblewrap's own):
-# the program, as the same user, must still find nothing of it.
-warden = inside("import json, os\\ndef refused(read):\\n  try: read()\\n  except OSError: return True\\n  return False\\n"
-                "print(json.dumps({'folder': os.listdir('/.labkit'), 'command': open('/proc/2/cmdline').read(), "
-                "'environment': refused(lambda: open('/proc/2/environ').read()), "
-                "'files': refused(lambda: os.listdir('/proc/2/fd'))}))")
+# The warden is the caller too: the program, as the same user, must still find nothing of it,
+# neither its folder nor its process (the program's pid namespace holds bubblewrap's init and itself).
+warden = inside("import json, os\\nprint(json.dumps({'folder': os.path.exists('/.labkit'), 'me': os.getpid(), "
+                "'processes': sorted(int(name) for name in os.listdir('/proc') if name.isdigit())}))")
 disk = inside("n = 0\\ntry:\\n  for part in range(100):\\n    with open(f'part-{part}', 'wb') as out:\\n"
               "      for _ in range(4): out.write(bytes(2**20)); out.flush(); n += 1\\nexcept OSError as error: "
               "print(n, error.errno)", disk_bytes=16 * 2**20)
 for part in workdir.glob("part-*"):
     part.unlink()
-killer = inside("import os, signal, time; os.kill(2, signal.SIGKILL); time.sleep(5); print('still running')")
+killer = inside("import os, signal\\nopen('kept.txt', 'w').write('mine')\\nfor pid in [-1, *range(1, 100)]:\\n"
+                "  if pid != os.getpid():\\n    try: os.kill(pid, signal.SIGKILL)\\n    except OSError: pass\\n"
+                "print('survived')")
+kept = (workdir / "kept.txt").read_text() if (workdir / "kept.txt").exists() else None
 print(json.dumps({"facts": json.loads(facts.stdout), "forks": int(forks.stdout), "network": network.status,
                   "loop": loop.status, "caller": os.getuid(), "warden": json.loads(warden.stdout),
-                  "disk": [disk.status, disk.detail, disk.stdout], "killer": [killer.status, killer.detail]}))
+                  "disk": [disk.status, disk.detail, disk.stdout], "killer": [killer.status, killer.stdout, kept]}))
 """
 
 
@@ -303,13 +359,11 @@ def test_a_grader_that_is_not_root_gets_the_same_sandbox(tmp_path: Path):
     assert seen["caller"] != 0 and seen["facts"]["uid"] == seen["caller"]
     assert seen["facts"]["solutions"] is False and seen["facts"]["nested"] != 0
     assert seen["forks"] < 16 and seen["network"] == "error" and seen["loop"] == "timeout"
-    warden = seen["warden"]
-    assert "/.labkit/warden.py" in warden["command"] and warden["folder"] == []
-    assert warden["environment"] and warden["files"]
+    assert seen["warden"] == {"folder": False, "me": 2, "processes": [1, 2]}
     status, detail, written = seen["disk"]
     assert (status, written.split()[1]) == ("output-limit", "28"), seen["disk"]  # ENOSPC at the tmpfs' edge
     assert "more than the 16.0 MiB limit" in detail and int(written.split()[0]) <= 17
-    assert seen["killer"][0] == "error" and "could not be copied back" in seen["killer"][1]
+    assert seen["killer"] == ["ok", "survived\n", "mine"]  # no signal reaches the warden: the files come back
 
 
 def _usable_by_anyone(path: Path) -> bool:
