@@ -26,15 +26,16 @@ gradebook_dir = os.path.join(course_root, ".nbgrader")
 os.makedirs(gradebook_dir, exist_ok=True)
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(gradebook_dir, "gradebook.db")
 
-# What a lab writes when it is run in place (trained models, Comet's offline
-# archives) is not part of the assignment, and must not be released to students.
-c.CourseDirectory.ignore = [
-    ".ipynb_checkpoints",
-    "*.pyc",
-    "__pycache__",
-    "feedback",
-    "artifacts",
-    "comet-offline",
-    "*.cometml-runs",
-    ".cometml-runs",
-]
+# Whenever nbgrader copies a folder, it leaves out what CourseDirectory.ignore matches.
+# What a lab writes when it runs, trained models in artifacts/ and Comet's offline
+# archives in comet-offline/, is what the grader judges, so a hand-in must keep it on
+# its way through the exchange (fetch, submit, collect, which read the course-wide list:
+# nbgrader moves any SubmitApp or CollectApp section to its exchange classes). Only the
+# release leaves it out, `nbgrader generate_assignment` and `release_assignment` by their
+# own sections, which autograder.release applies too: run in place, a lab's folder holds
+# the instructors' trained models.
+never_copied = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.cometml-runs", ".cometml-runs"]
+run_outputs = ["artifacts", "comet-offline"]
+c.CourseDirectory.ignore = never_copied
+c.GenerateAssignmentApp.CourseDirectory.ignore = never_copied + run_outputs
+c.ReleaseAssignmentApp.CourseDirectory.ignore = never_copied + run_outputs

@@ -96,7 +96,9 @@ def generate(lab: str, config) -> Path:
     from nbgrader.converters.base import NbGraderException
     from nbgrader.coursedir import CourseDirectory
 
-    course = CourseDirectory(config=config, log=log)
+    # With the settings of `nbgrader generate_assignment`, whose own section of the config
+    # leaves what a lab wrote when run in place out of the release (see nbgrader_config.py).
+    course = CourseDirectory(config=config, log=log, **config.GenerateAssignmentApp.get("CourseDirectory", {}))
     course.assignment_id = lab
     converter = GenerateAssignment(coursedir=course, config=config, log=log)
     converter.force = True  # a release always reflects the current source, never a stale copy

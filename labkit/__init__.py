@@ -3,18 +3,23 @@
 Importing ``labkit`` is cheap: it loads neither TensorFlow nor PyTorch, nor even
 matplotlib. Submodules are imported on first attribute access, so
 ``labkit.data.load(...)`` or ``labkit.plot.confusion_matrix(...)`` work after a
-bare ``import labkit``.
+bare ``import labkit``. It does prepare one thing: TensorFlow, whenever it is
+first imported afterwards, starts without its start-up notes (:mod:`labkit._tf_startup`).
 """
 
 from __future__ import annotations
 
 import importlib
 
+from labkit import _tf_startup
+
 __version__ = "0.1.0"
 
 _SUBMODULES = ("augment", "check", "config", "data", "device", "live", "models", "plot", "profiles", "targets", "track")
 
 __all__ = ["__version__", "profile", *_SUBMODULES]
+
+_tf_startup.install()
 
 
 def profile():

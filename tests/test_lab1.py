@@ -12,8 +12,6 @@ LAB = "lab1-mnist"
 MEANINGFUL_QUICK_TARGETS = {"fc": 0.85, "cnn": 0.90}
 """The least test accuracy a quick-profile target may ask for and still show that a model learnt."""
 
-QUICK_RUN_SECONDS = 120
-
 
 @pytest.mark.slow
 def test_solution_runs_end_to_end_in_the_quick_profile_and_saves_loadable_models(solution_run):
@@ -24,7 +22,6 @@ def test_solution_runs_end_to_end_in_the_quick_profile_and_saves_loadable_models
     run = solution_run(LAB)  # raises at the first failing cell
     folder = run.folder
 
-    assert run.seconds < QUICK_RUN_SECONDS
     assert run.failed_graded_cells() == {}  # hidden tests included
     metrics = run.metrics()
     assert metrics["profile"] == "quick"

@@ -13,8 +13,6 @@ LAB = "lab2-fashion-mnist"
 MEANINGFUL_QUICK_TARGET = 0.80
 """The least quick-profile test accuracy that still shows the CNN learnt (a constant guess gets 10%)."""
 
-QUICK_RUN_SECONDS = 120
-
 
 def test_every_count_and_size_comes_from_the_profile():
     """Epochs and the training-set size differ between profiles, and the target (from labkit.targets) with them."""
@@ -52,7 +50,6 @@ def test_solution_runs_end_to_end_in_the_quick_profile_and_saves_a_loadable_mode
     run = solution_run(LAB)  # raises at the first failing cell
     folder = run.folder
 
-    assert run.seconds < QUICK_RUN_SECONDS
     assert run.failed_graded_cells() == {}  # hidden tests included
     metrics = run.metrics()
     assert metrics["profile"] == "quick"
