@@ -51,7 +51,7 @@ def main(names: list[str]) -> int:
 def write_result(result: dict, name: str, finished: datetime) -> list[Path]:
     """Write ``results/<name>.json`` (the latest run) and a copy under ``results/history/`` that no run replaces.
 
-    The README's figures come from runs days apart; the history keeps each one to check them against.
+    The figures in docs/calibration.md come from runs days apart; the history keeps each one to check them against.
     """
     text = json.dumps(result, indent=2)
     latest = RESULTS / f"{name}.json"
