@@ -12,6 +12,15 @@ from pathlib import Path
 from autograder.release import ReleaseError, check_released, release
 from autograder.sandbox import SandboxUnavailable
 
+GRADED = 0
+"""``grade``'s exit status when every submission was graded (whatever its score)."""
+GRADER_FAILED = 1
+"""... when the grader itself failed: Python's own status for an exception nothing caught."""
+USAGE_ERROR = 2
+"""... when nothing could be graded: a wrong folder, lab or option (also ``comet-upload``'s)."""
+SUBMISSION_ERRORS = 3
+"""... when the batch completed, but some submissions ended with the status ``error`` or were refused."""
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -37,7 +46,12 @@ def build_parser() -> argparse.ArgumentParser:
         description="Grade a lab's submissions: each model is loaded and measured in a sandbox, the "
         "notebook is run in a sandbox to check its training step. Writes OUT/grades.csv, "
         "OUT/feedback/<student>/<LAB>.html, OUT/results/ (one JSON per submission; a rerun "
-        "skips submissions graded already) and OUT/gradebook.db (nbgrader's).",
+        "skips submissions graded already) and OUT/gradebook.db (nbgrader's). Nothing a submission "
+        "holds stops the batch: each student gets a row in grades.csv, or a refused line in the summary. "
+        f"Exit status: {GRADED} every submission graded; {SUBMISSION_ERRORS} every output written, but some "
+        "submissions ended with the status error, or student folders were refused (the summary "
+        f"names them); {USAGE_ERROR} nothing graded: a wrong folder, lab or option; "
+        f"{GRADER_FAILED} the grader itself failed (a traceback says where).",
     )
     grade.add_argument("lab", metavar="LAB", help="the lab to grade, e.g. lab1-mnist")
     grade.add_argument("submissions", metavar="SUBMISSIONS_DIR", type=Path,
@@ -95,14 +109,22 @@ def run_grade(args: argparse.Namespace) -> int:
               f"{' (unchanged, not regraded)' if reused else f' in {result.seconds:.0f} s'}", flush=True)
 
     options = GradingOptions(profile=args.profile, evaluation_dir=args.evaluation)
+    refused: list[str] = []
     results = grade(args.lab, args.submissions, args.out, workers=args.workers, options=options,
-                    progress=show)  # a wrong --evaluation file raises EvaluationSetError, a ValueError
+                    progress=show, on_refused=refused.append)  # a wrong --evaluation file: EvaluationSetError
+    errors = [result.student_id for result in results if result.status == "error"]
     print(f"{len(results)} submission(s) graded: {args.out / 'grades.csv'}, feedback in {args.out / 'feedback'}")
+    if errors:
+        print(f"{len(errors)} submission(s) ended with the status error, the grader's failure, not the "
+              f"student's (see grader_error in {args.out / 'results' / args.lab}/<student>.json; a rerun "
+              f"grades them again): {', '.join(errors)}")
+    if refused:
+        print(f"{len(refused)} student folder(s) refused, not graded: " + "; ".join(refused))
     kept = comet_upload.kept_root(args.out, args.lab)
     if kept.is_dir():
         print(f"Comet archives kept in {kept}: upload them with "
               f"`python -m autograder comet-upload {args.lab} {args.out}`")
-    return 0
+    return SUBMISSION_ERRORS if errors or refused else GRADED
 
 
 def run_comet_upload(args: argparse.Namespace) -> int:

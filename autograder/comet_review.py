@@ -9,80 +9,243 @@ measured for the same model, flagging disagreements: a logged number is a claim,
 the measurement is the grade. Under an instructor's private evaluation set the
 two are measured on different images, so nothing is flagged for differing.
 
+An archive is the student's to write, so it is read as hostile: bounded member
+counts and sizes (a zip bomb is refused from its directory, before anything is
+unpacked), JSON through :func:`autograder.untrusted.loads_json`, every number
+through :func:`autograder.untrusted.finite_float`. An archive that comet_ml's
+uploader would unpack outside its folder, or that names a file outside itself
+(comet_ml uploads, then deletes, the ``file_path`` a message names), is refused
+as a whole. A refused or broken archive is a ``problem`` on its run, never an
+exception.
+
 Uploading the archives stays the instructor's step, with their own key
 (:mod:`autograder.comet_upload`: ``python -m autograder comet-upload LAB OUT``).
 """
 
 from __future__ import annotations
 
-import csv
 import io
-import json
 import math
+import os
+import posixpath
+import re
+import stat
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
-from labkit._files import replaced_atomically
+from autograder import spreadsheets
+from autograder.sandbox_output import OutputRefused, read_bytes
+from autograder.submissions import printable_name
+from autograder.untrusted import UntrustedDataError, finite_float, loads_json
 
 MAX_ARCHIVES = 20
 MAX_ARCHIVE_BYTES = 32 * 2**20
-MAX_MESSAGES_BYTES = 16 * 2**20
+MAX_MEMBERS = 256
+MAX_MEMBER_BYTES = 16 * 2**20
+MAX_UNPACKED_BYTES = 64 * 2**20
+"""All members together, as the archive's directory declares them: what unpacking it would write."""
+MAX_MESSAGES = 100_000
+MAX_TEXT_CHARS = 200
+PATH_FIELDS = frozenset({"file_path", "thumbnail_path"})
+"""Message fields comet_ml's uploader joins to the folder it unpacked the archive in."""
 TOLERANCE = 0.005
 """How far a logged accuracy may be from the measured one before the index flags it."""
 SAMPLING_ERRORS = 3.0
 """... or, measured on a sample of the notebook's test images, this many standard errors of the sample."""
 
+COLUMNS = ["student_id", "lab", "archive", "experiment", "model", "logged_test_accuracy",
+           "measured_test_accuracy", "measured_on", "flag"]
+
+
+class ArchiveRefused(ValueError):
+    """An archive the grader will neither read nor upload; the message says why."""
+
+
+# --- reading archives ---------------------------------------------------------------------------------
+
 
 def read_runs(folder: Path) -> tuple[dict, ...]:
-    """``{"archive", "experiment", "params", "metrics"}`` for each archive in ``folder`` (problems noted)."""
-    if not folder.is_dir():
-        return ()
-    runs = []
-    for archive in sorted(folder.glob("*.zip"))[:MAX_ARCHIVES]:
-        runs.append({"archive": archive.name, **_read_archive(archive)})
+    """``{"archive", "experiment", "params", "metrics"}`` for each archive in ``folder``, or its ``problem``.
+
+    Never raises: an archive that cannot be read is a run with a ``problem``.
+    """
+    names = _zip_names(folder)
+    runs = [{"archive": printable_name(name), **read_archive(folder / name)} for name in names[:MAX_ARCHIVES]]
+    if len(names) > MAX_ARCHIVES:
+        runs.append({"archive": f"{len(names) - MAX_ARCHIVES} more archives",
+                     "problem": f"only the first {MAX_ARCHIVES} archives are read"})
     return tuple(runs)
 
 
-def _read_archive(path: Path) -> dict:
-    if path.is_symlink() or path.stat().st_size > MAX_ARCHIVE_BYTES:
-        return {"problem": "not a regular archive of a plausible size"}
+def _zip_names(folder: Path) -> list[str]:
     try:
-        with zipfile.ZipFile(path) as archive:
-            experiment = _member_json(archive, "experiment.json")
-            lines = _member(archive, "messages.json").decode("utf-8").splitlines()
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError) as error:
+        return sorted(name for name in os.listdir(folder) if name.endswith(".zip"))
+    except OSError:  # no comet-offline/ handed in, or not a folder
+        return []
+
+
+def read_archive(path: Path) -> dict:
+    """The run the archive at ``path`` holds (see :func:`parse_archive`); a link or a huge file is a ``problem``."""
+    try:
+        data = read_bytes(path.parent, path.name, MAX_ARCHIVE_BYTES)
+    except (OSError, OutputRefused):
+        return {"problem": f"not a regular file of at most {MAX_ARCHIVE_BYTES:,} bytes (a link, a folder or "
+                           "too large)"}
+    return parse_archive(data)
+
+
+def parse_archive(data: bytes) -> dict:
+    """``{"experiment", "params", "metrics"}`` of an archive's bytes, or ``{"problem": why}``; never raises."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = checked_members(archive)
+            experiment = _json_object(archive, "experiment.json")
+            messages = _messages(_member(archive, "messages.json"), names)
+    except ArchiveRefused as error:
+        return {"problem": str(error)}
+    except Exception as error:  # zipfile raises many kinds on a malformed archive (BadZipFile, EOFError, ...)
         return {"problem": f"unreadable ({type(error).__name__})"}
-    params, metrics = {}, {}
-    for line in lines:
-        try:
-            message = json.loads(line)
-            payload = message["payload"]
-            if message["type"] == "parameter_msg":
-                params[str(payload["param"]["paramName"])[:100]] = _scalar(payload["param"]["paramValue"])
-            elif message["type"] == "metric_msg":
-                metrics[str(payload["metric"]["metricName"])[:100]] = _scalar(payload["metric"]["metricValue"])
-        except (ValueError, KeyError, TypeError):
-            continue
-    return {"experiment": str(experiment.get("offline_id", ""))[:64], "params": params, "metrics": metrics}
+    params, metrics = logged_values(messages)
+    return {"experiment": _text(experiment.get("offline_id", ""), 64), "params": params, "metrics": metrics}
+
+
+def checked_members(archive: zipfile.ZipFile) -> frozenset[str]:
+    """The names of the archive's members, once every one is safe to unpack; else :class:`ArchiveRefused`."""
+    members = archive.infolist()
+    if len(members) > MAX_MEMBERS:
+        raise ArchiveRefused(f"{len(members):,} files inside, more than the {MAX_MEMBERS} a run writes")
+    unpacked = sum(member.file_size for member in members)
+    if unpacked > MAX_UNPACKED_BYTES:
+        raise ArchiveRefused(f"{unpacked:,} bytes once unpacked, more than the {MAX_UNPACKED_BYTES:,} allowed")
+    for member in members:
+        problem = member_problem(member)
+        if problem:
+            raise ArchiveRefused(f"the member {_text(member.filename, 100)!r} is {problem}")
+    return frozenset(member.filename for member in members)
+
+
+def member_problem(member: zipfile.ZipInfo) -> str | None:
+    """Why ``member`` would not unpack as a plain file inside the archive's folder, or None."""
+    if stat.S_ISLNK(member.external_attr >> 16):
+        return "a link"
+    if member.flag_bits & 0x1:
+        return "encrypted"
+    return path_problem(member.filename)
+
+
+def path_problem(name: str) -> str | None:
+    """Why the path ``name``, joined to a folder, would lead out of it, or None."""
+    if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name):
+        return "an absolute path"
+    if ".." in name.replace("\\", "/").split("/"):
+        return "a path that leads out of the archive (..)"
+    return None
 
 
 def _member(archive: zipfile.ZipFile, name: str) -> bytes:
-    info = archive.getinfo(name)
-    if info.file_size > MAX_MESSAGES_BYTES:
-        raise ValueError(f"{name} is too large")
-    return archive.read(info)
+    try:
+        member = archive.getinfo(name)
+    except KeyError:
+        raise ArchiveRefused(f"no {name} inside: not a Comet offline archive") from None
+    if member.file_size > MAX_MEMBER_BYTES:
+        raise ArchiveRefused(f"{name} has {member.file_size:,} bytes, more than the {MAX_MEMBER_BYTES:,} allowed")
+    with archive.open(member) as handle:
+        return handle.read(MAX_MEMBER_BYTES + 1)
 
 
-def _member_json(archive: zipfile.ZipFile, name: str) -> dict:
-    data = json.loads(_member(archive, name))
+def _json_object(archive: zipfile.ZipFile, name: str) -> dict:
+    try:
+        data = loads_json(_member(archive, name), max_bytes=MAX_MEMBER_BYTES)
+    except UntrustedDataError as error:
+        raise ArchiveRefused(f"{name}: {error}") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{name} is not an object")
+        raise ArchiveRefused(f"{name} is not a JSON object")
     return data
 
 
+def _messages(data: bytes, members: frozenset[str]) -> list[dict]:
+    """Every line of ``messages.json``, each a JSON object naming no file outside the archive.
+
+    One line the grader cannot read refuses the archive: comet_ml's uploader
+    would act on a line that this reader skipped.
+    """
+    try:
+        lines = data.decode("utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise ArchiveRefused("messages.json is not UTF-8 text") from None
+    if len(lines) > MAX_MESSAGES:
+        raise ArchiveRefused(f"messages.json has {len(lines):,} lines, more than the {MAX_MESSAGES:,} allowed")
+    messages = []
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        try:
+            message = loads_json(line, max_bytes=MAX_MEMBER_BYTES)
+        except UntrustedDataError as error:
+            raise ArchiveRefused(f"messages.json line {number}: {error}") from None
+        if not isinstance(message, dict):
+            raise ArchiveRefused(f"messages.json line {number} is not a JSON object")
+        outside = path_outside(message, members)
+        if outside is not None:
+            raise ArchiveRefused(f"messages.json line {number} names a file outside the archive: "
+                                 f"{_text(outside, 100)!r}")
+        messages.append(message)
+    return messages
+
+
+def path_outside(message: dict, members: frozenset[str]) -> object | None:
+    """The first value of a :data:`PATH_FIELDS` field in ``message`` that is not a member of the archive, or None."""
+    pending: list = [message]
+    while pending:  # nesting is bounded by loads_json; a stack all the same
+        value = pending.pop()
+        items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+        for key, inner in items:
+            if key in PATH_FIELDS and inner is not None and not _is_member(inner, members):
+                return inner
+            pending.append(inner)
+    return None
+
+
+def _is_member(path: object, members: frozenset[str]) -> bool:
+    return isinstance(path, str) and path_problem(path) is None and posixpath.normpath(path) in members
+
+
+def logged_values(messages: list[dict]) -> tuple[dict, dict]:
+    """The parameters and the last value of each metric the messages log, by name."""
+    params, metrics = {}, {}
+    for message in messages:
+        try:
+            payload, kind = message["payload"], message["type"]
+            if kind == "parameter_msg":
+                params[_text(payload["param"]["paramName"], 100)] = _scalar(payload["param"]["paramValue"])
+            elif kind == "metric_msg":
+                metrics[_text(payload["metric"]["metricName"], 100)] = _scalar(payload["metric"]["metricValue"])
+        except (KeyError, TypeError):
+            continue
+    return params, metrics
+
+
 def _scalar(value):
-    return value if isinstance(value, bool | int | float) or value is None else str(value)[:200]
+    """A logged value as the grader keeps it: a finite float, a bool, None or text."""
+    if value is None or isinstance(value, bool):
+        return value
+    return _number(value) if isinstance(value, int | float) else _text(value)
+
+
+def _number(value) -> float | str:
+    try:
+        return finite_float(value)
+    except UntrustedDataError as error:
+        return _text(error)
+
+
+def _text(value, limit: int = MAX_TEXT_CHARS) -> str:
+    """``value`` as text of at most ``limit`` characters that can be written anywhere (no lone surrogates)."""
+    return str(value)[:limit].encode("utf-8", "backslashreplace").decode("utf-8")
+
+
+# --- the index ------------------------------------------------------------------------------------------
 
 
 def review_rows(results, models: Mapping[str, tuple[str, str]], model_param: Mapping[str, str]) -> list[dict]:
@@ -119,12 +282,13 @@ def flag_disagreements(rows: list[dict], tolerance: float = TOLERANCE, sample_si
     on an instructor's private set, every honest run would differ. When it
     measured on a random sample of ``sample_size`` of them, an honest run differs
     by the sample's error too, so the allowance grows to :data:`SAMPLING_ERRORS`
-    standard errors when that is more than ``tolerance``.
+    standard errors when that is more than ``tolerance``. A logged value that is
+    not a finite number is never compared.
     """
     flagged = []
     for row in rows:
-        logged, measured = row["logged_test_accuracy"], row["measured_test_accuracy"]
-        if not row["flag"] and isinstance(logged, int | float) and isinstance(measured, int | float):
+        logged, measured = _comparable(row["logged_test_accuracy"]), _comparable(row["measured_test_accuracy"])
+        if not row["flag"] and logged is not None and measured is not None:
             allowed = tolerance
             if sample_size:
                 allowed = max(tolerance, SAMPLING_ERRORS * math.sqrt(measured * (1 - measured) / sample_size))
@@ -134,13 +298,14 @@ def flag_disagreements(rows: list[dict], tolerance: float = TOLERANCE, sample_si
     return flagged
 
 
+def _comparable(value) -> float | None:
+    try:
+        return finite_float(value)
+    except UntrustedDataError:
+        return None
+
+
 def write_index(path: Path, rows: list[dict], measured_on: str) -> None:
     """``comet-review.csv``: the rows, each saying what the grader measured on (``measured_on``)."""
-    columns = ["student_id", "lab", "archive", "experiment", "model", "logged_test_accuracy",
-               "measured_test_accuracy", "measured_on", "flag"]
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, columns, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows({**row, "measured_on": measured_on} for row in rows)
-    with replaced_atomically(path, "w", encoding="utf-8", newline="") as handle:
-        handle.write(buffer.getvalue())
+    table = ({**row, "measured_on": measured_on} for row in rows)
+    spreadsheets.write_csv(path, [COLUMNS, *([row[column] for column in COLUMNS] for row in table)])

@@ -4,7 +4,12 @@ Grading keeps each submission's Comet offline archives in
 ``OUT/comet/<lab>/<student_id>/``: the archives as handed in (taken from the
 private copy before any of the student's code ran), and only those the review
 index can read (:mod:`autograder.comet_review`: regular zip files of a
-plausible size holding an experiment and its messages).
+plausible size holding an experiment and its messages, no member of which
+would unpack outside the archive's folder, no message of which names a file
+outside the archive). Every folder on that path must be a real folder, never a
+link: nothing is ever kept, read or deleted outside ``OUT/comet``. Before an
+upload, each archive is checked again, and one that fails is recorded as
+failed without being handed to comet_ml.
 
 An instructor with a Comet API key then uploads them. Each archive goes to
 ``comet upload ARCHIVE`` (comet_ml's command line, run by this Python) in a
@@ -22,10 +27,10 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
 import os
 import re
 import shutil
+import stat
 import subprocess
 import sys
 import time
@@ -33,7 +38,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from autograder import comet_review
+from autograder import comet_review, spreadsheets
+from autograder.sandbox_output import OutputRefused, read_bytes
 from autograder.submissions import STUDENT_ID
 from labkit._files import replaced_atomically
 
@@ -48,8 +54,8 @@ COMET_UPLOAD = (sys.executable, "-m", "comet_ml.scripts.comet", "upload")
 TIMEOUT_S = 300.0
 """How long one archive may take. Without a network, comet_ml gives up by itself after about 25 s."""
 
-ARCHIVE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}\.zip$")
-"""Names an archive may be kept under (comet_ml names them ``<experiment key>.zip``)."""
+ARCHIVE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}\.zip")
+"""Names an archive may be kept under, matched whole (comet_ml names them ``<experiment key>.zip``)."""
 
 MAX_REASON_CHARS = 500
 
@@ -64,6 +70,10 @@ class NoApiKey(RuntimeError):
     """Uploading was asked for, and comet_ml finds no API key."""
 
 
+class KeptFolderRefused(ValueError):
+    """A folder under ``OUT/comet`` is a link or a file: the grader keeps and reads nothing through it."""
+
+
 @dataclass(frozen=True)
 class Archive:
     """One kept archive of one student's run."""
@@ -71,6 +81,8 @@ class Archive:
     student_id: str
     path: Path
     sha256: str
+    problem: str = ""
+    """Why the archive is not fit to upload (see :func:`autograder.comet_review.parse_archive`); empty if it is."""
 
     @property
     def label(self) -> str:
@@ -105,37 +117,87 @@ def kept_folder(out: Path, lab: str, student_id: str) -> Path:
     return kept_root(out, lab) / student_id
 
 
-def keep_archives(comet_offline: Path, destination: Path) -> tuple[str, ...]:
-    """Keep the readable archives of ``comet_offline`` in ``destination``, replacing what was kept before.
+def keep_archives(comet_offline: Path, out: Path, lab: str, student_id: str) -> tuple[str, ...]:
+    """Keep the readable archives of ``comet_offline`` in ``out``'s folder for the student, replacing what was
+    kept before; return the names kept.
 
     ``comet_offline`` is the ``comet-offline/`` of a submission's private copy,
     taken before anything ran in it. Archives the review index cannot read are
     left out, and so is anything kept by an earlier grading that the
-    submission no longer holds. Returns the names kept.
+    submission no longer holds.
+
+    Raises
+    ------
+    KeptFolderRefused
+        When a folder on the way to the student's, under ``out``, is a link or a file.
     """
+    if not STUDENT_ID.fullmatch(student_id):
+        raise ValueError(f"{student_id!r} is not a student id; archives are kept only under one.")
     readable = [run["archive"] for run in comet_review.read_runs(comet_offline)
-                if not run.get("problem") and ARCHIVE_NAME.match(run["archive"])]
-    if destination.is_dir():
-        for old in destination.iterdir():
-            if old.name not in readable:
-                old.unlink()
+                if not run.get("problem") and ARCHIVE_NAME.fullmatch(run["archive"])]
+    names = (KEPT_FOLDER, lab, student_id)
     if not readable:
-        shutil.rmtree(destination, ignore_errors=True)
+        kept_before = real_folder(out, names, create=False)
+        if kept_before is not None:
+            shutil.rmtree(kept_before)  # a real folder, checked: rmtree never follows a link inside it
         return ()
-    destination.mkdir(parents=True, exist_ok=True)
+    destination = real_folder(out, names, create=True)
+    _remove_all_but(destination, set(readable))
     for name in readable:
-        with open(comet_offline / name, "rb") as source, replaced_atomically(destination / name) as kept:
-            shutil.copyfileobj(source, kept)
+        data = read_bytes(comet_offline, name, comet_review.MAX_ARCHIVE_BYTES)
+        with replaced_atomically(destination / name) as kept:  # replaces a link by the file, never writes through it
+            kept.write(data)
     return tuple(readable)
+
+
+def real_folder(out: Path, names: Sequence[str], *, create: bool) -> Path | None:
+    """``out/names[0]/names[1]/...``, each step a real folder below ``out``, made when missing and ``create``.
+
+    Returns None when a step is missing and not ``create``; raises
+    :class:`KeptFolderRefused` when a step is a link or a file.
+    """
+    path = Path(out)
+    for name in names:
+        path = path / name
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            if not create:
+                return None
+            path.mkdir(parents=True)
+            continue
+        if not stat.S_ISDIR(mode):
+            kind = "a link" if stat.S_ISLNK(mode) else "not a folder"
+            raise KeptFolderRefused(
+                f"{path} is {kind}: the grader keeps Comet archives only in real folders inside {out}, "
+                "so that nothing outside it is ever read or deleted. Remove it and run the command again.")
+    return path
+
+
+def _remove_all_but(folder: Path, keep: set[str]) -> None:
+    """Remove from ``folder`` (a real folder) all but the regular files named in ``keep``; links go, not what they
+    point to."""
+    with os.scandir(folder) as entries:
+        for entry in entries:
+            if entry.name in keep and entry.is_file(follow_symlinks=False):
+                continue
+            if entry.is_dir(follow_symlinks=False):
+                shutil.rmtree(entry.path)
+            else:
+                os.unlink(entry.path)
 
 
 def find_archives(out: Path, lab: str) -> list[Archive]:
     """Every archive kept for ``lab`` in ``out``, by student, then name.
 
+    Each is checked as grading checked it; one that fails says why in its ``problem``.
+
     Raises
     ------
     FileNotFoundError
         When ``lab`` was never graded into ``out``.
+    KeptFolderRefused
+        When ``OUT/comet`` or its folder for ``lab`` is a link or a file.
     """
     out = Path(out)
     if not (out / "results" / lab).is_dir():
@@ -143,21 +205,30 @@ def find_archives(out: Path, lab: str) -> list[Archive]:
             f"{out} holds no grading of {lab} (no {out / 'results' / lab}); grade the lab first with "
             f"`python -m autograder grade {lab} SUBMISSIONS_DIR --out {out}`, which keeps the Comet archives."
         )
-    root = kept_root(out, lab)
-    if not root.is_dir():
+    root = real_folder(out, (KEPT_FOLDER, lab), create=False)
+    if root is None:
         return []
     archives = []
-    for student in sorted(root.iterdir()):
-        if not student.is_dir() or student.is_symlink() or not STUDENT_ID.match(student.name):
-            continue
-        for path in sorted(student.glob("*.zip")):
-            if path.is_file() and not path.is_symlink() and ARCHIVE_NAME.match(path.name):
-                archives.append(Archive(student.name, path, _sha256(path)))
+    for student in _entries(root, lambda entry: entry.is_dir(follow_symlinks=False), STUDENT_ID):
+        for path in _entries(student, lambda entry: entry.is_file(follow_symlinks=False), ARCHIVE_NAME):
+            archives.append(_archive(student.name, path))
     return archives
 
 
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+def _entries(folder: Path, wanted, name: re.Pattern) -> list[Path]:
+    """The entries of ``folder`` that are ``wanted`` (never through a link) and whose whole name matches ``name``."""
+    with os.scandir(folder) as entries:
+        return sorted(Path(entry.path) for entry in entries if name.fullmatch(entry.name) and wanted(entry))
+
+
+def _archive(student_id: str, path: Path) -> Archive:
+    """The kept archive at ``path``: its digest, and why it may not be uploaded, if it may not."""
+    try:
+        data = read_bytes(path.parent, path.name, comet_review.MAX_ARCHIVE_BYTES)
+    except (OSError, OutputRefused) as error:
+        return Archive(student_id, path, "", f"it could not be read ({error})")
+    return Archive(student_id, path, hashlib.sha256(data).hexdigest(),
+                   comet_review.parse_archive(data).get("problem", ""))
 
 
 # --- uploading --------------------------------------------------------------------------------------
@@ -199,6 +270,8 @@ def upload(lab: str, out: Path, *, dry_run: bool = False, uploader: Sequence[str
         When comet_ml finds no API key (and this is not a dry run); nothing is uploaded.
     FileNotFoundError
         When ``lab`` was never graded into ``out``.
+    KeptFolderRefused
+        When a folder under ``OUT/comet`` is a link: nothing is read through it.
     """
     out = Path(out)
     log_path = out / LOG_NAME
@@ -215,8 +288,11 @@ def upload(lab: str, out: Path, *, dry_run: bool = False, uploader: Sequence[str
             report(f"skipped   {archive.label}: uploaded before")
     if dry_run:
         for archive in pending:
-            report(f"would upload {archive.label}")
-        report(f"{len(pending)} archive(s) to upload, {len(archives) - len(pending)} uploaded before"
+            report(f"would refuse {archive.label}: {archive.problem}" if archive.problem
+                   else f"would upload {archive.label}")
+        unfit = sum(bool(archive.problem) for archive in pending)
+        report(f"{len(pending) - unfit} archive(s) to upload, {unfit} unfit to upload, "
+               f"{len(archives) - len(pending)} uploaded before"
                + ("." if key else f"; no Comet API key is set yet. {KEY_HINT}"))
         return []
     outcomes = []
@@ -231,7 +307,10 @@ def upload(lab: str, out: Path, *, dry_run: bool = False, uploader: Sequence[str
 
 
 def upload_one(archive: Archive, lab: str, uploader: Sequence[str], timeout_s: float) -> Outcome:
-    """Run the uploader on one archive in a subprocess of its own; never raises."""
+    """Run the uploader on one archive in a subprocess of its own; never raises. An unfit archive is not run."""
+    if archive.problem:
+        return Outcome(archive.student_id, lab, archive.path.name, archive.sha256, "failed",
+                       f"not uploaded: {archive.problem}"[:MAX_REASON_CHARS])
     started = time.monotonic()
     try:
         done = subprocess.run([*uploader, str(archive.path)], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -285,18 +364,18 @@ def read_log(path: Path) -> dict[tuple[str, str, str], dict]:
     """The rows of ``comet-upload.csv`` by (lab, student, archive); empty when there is none yet."""
     if not path.is_file():
         return {}
-    with open(path, encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        if reader.fieldnames != LOG_COLUMNS:
-            raise ValueError(f"{path} is not an upload log this tool wrote (its columns are {reader.fieldnames}, "
-                             f"not {LOG_COLUMNS}); move it aside and run again.")
-        return {(row["lab"], row["student_id"], row["archive"]): row for row in reader}
+    not_ours = f"{path} is not an upload log this tool wrote; move it aside and run again."
+    try:
+        with open(path, encoding="utf-8", newline="") as handle:
+            reader = csv.DictReader(handle)
+            if reader.fieldnames != LOG_COLUMNS:
+                raise ValueError(f"{not_ours} (Its columns are {reader.fieldnames}, not {LOG_COLUMNS}.)")
+            return {(row["lab"], row["student_id"], row["archive"]): row for row in reader}
+    except (csv.Error, UnicodeDecodeError) as error:
+        raise ValueError(f"{not_ours} ({error})") from None
 
 
 def write_log(path: Path, rows: dict[tuple[str, str, str], dict]) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, LOG_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows[key] for key in sorted(rows))
-    with replaced_atomically(path, "w", encoding="utf-8", newline="") as handle:
-        handle.write(buffer.getvalue())
+    """The log, one row per archive, every cell safe to open in a spreadsheet."""
+    spreadsheets.write_csv(path, [LOG_COLUMNS, *([rows[key][column] for column in LOG_COLUMNS]
+                                                 for key in sorted(rows))])

@@ -1,18 +1,19 @@
 """What the grader writes for people: the class's ``grades.csv`` and one feedback page per student.
 
 Every text on a feedback page is escaped: messages quote the student's own
-errors and outputs, which may hold any markup.
+errors and outputs, which may hold any markup, and any character (a lone
+surrogate a notebook's JSON spelled out is written as ``\udcff``). Every CSV
+goes through :func:`autograder.spreadsheets.write_csv`, so no cell is a formula.
 """
 
 from __future__ import annotations
 
-import csv
 import html
-import io
 from pathlib import Path
 
 from labkit._files import replaced_atomically
 
+from autograder import model_fingerprints, spreadsheets
 from autograder.results import SubmissionResult
 
 FIXED_COLUMNS = ["student_id", "lab", "score", "max_score", "status"]
@@ -33,20 +34,12 @@ def grades_rows(results: list[SubmissionResult], parts: list[str]) -> list[list[
 
 def write_grades_csv(path: Path, results: list[SubmissionResult], parts: list[str]) -> None:
     """One row per submission: the total, the status and the points of each graded part."""
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(grades_rows(results, parts))
-    with replaced_atomically(path, "w", encoding="utf-8", newline="") as handle:
-        handle.write(buffer.getvalue())
+    spreadsheets.write_csv(path, grades_rows(results, parts))
 
 
-def write_identical_models_csv(path: Path, groups) -> None:
-    """For the instructor: model files several students handed in byte for byte (one row per group)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["model", "sha256", "students"])
-    writer.writerows([model, digest, " ".join(students)] for model, digest, students in groups)
-    with replaced_atomically(path, "w", encoding="utf-8", newline="") as handle:
-        handle.write(buffer.getvalue())
+def write_identical_models_csv(path: Path, pairs) -> None:
+    """For the instructor: pairs of students whose models have the same or nearly the same weights."""
+    spreadsheets.write_csv(path, model_fingerprints.csv_rows(pairs))
 
 
 _STYLE = """
@@ -93,5 +86,5 @@ grader's own measurements, not from these.</p>
 
 def write_feedback(path: Path, result: SubmissionResult) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with replaced_atomically(path, "w", encoding="utf-8") as handle:
+    with replaced_atomically(path, "w", encoding="utf-8", errors="backslashreplace") as handle:
         handle.write(feedback_html(result))

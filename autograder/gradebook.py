@@ -1,8 +1,10 @@
 """The grades in nbgrader's gradebook, so that ``nbgrader export`` and formgrader see them.
 
 Only the grading parent process writes it, one submission at a time, and only
-numbers go in: no student file is ever copied near it. The lab's notebook and
-graded cells are registered from the trusted source notebook.
+numbers and student ids go in: no student file is ever copied near it. The
+lab's notebook and graded cells are registered from the trusted source notebook.
+``nbgrader export`` writes its CSV as the gradebook holds it, with no quoting,
+so every id is checked here to be one that no spreadsheet reads as a formula.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ import warnings
 from pathlib import Path
 
 from autograder import source
+from autograder.submissions import STUDENT_ID
 
 GRADEBOOK = "gradebook.db"
 
@@ -33,6 +36,9 @@ def open_for(out: Path, lab: str, source_notebook: Path):
 
 def record(book, result) -> None:
     """Set the student's auto scores for ``result``'s lab (creating the student and submission)."""
+    if not STUDENT_ID.fullmatch(result.student_id):
+        raise ValueError(f"{result.student_id!r} is not a student id (letters, digits, . _ - only, a letter or "
+                         "digit first); it is kept out of the gradebook, whose export no spreadsheet may run.")
     book.update_or_create_student(result.student_id)
     with warnings.catch_warnings():  # nbgrader's own session handling warns on every new submission
         warnings.simplefilter("ignore", category=Warning)

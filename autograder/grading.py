@@ -21,14 +21,20 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from autograder import comet_review, comet_upload, evaluation_sets, feedback, gradebook, labs, submissions
+from autograder import (
+    comet_review, comet_upload, evaluation_sets, feedback, gradebook, labs, model_fingerprints, submissions
+)
 from autograder.options import GradingOptions
 from autograder.results import SubmissionResult, not_judged, read_result, write_result
 
 log = logging.getLogger(__name__)
 
-GRADER_VERSION = "3"
+GRADER_VERSION = "4"
 """Part of every submission's content hash: bump it when grading changes, so old results are redone."""
+
+GRADER_FAILED = "The grader failed on this submission; the instructor has the details."
+COPY_FAILED = ("The grader could not take its copy of your submission, so nothing in it was graded. This is "
+               "the grader's failure, not yours: your instructor has the details and will grade it again.")
 
 
 def result_path(out: Path, lab: str, student_id: str) -> Path:
@@ -37,7 +43,8 @@ def result_path(out: Path, lab: str, student_id: str) -> Path:
 
 def grade(lab: str, submissions_dir: str | Path, out: str | Path, *, workers: int = 1,
           options: GradingOptions | None = None,
-          progress: Callable[[SubmissionResult, bool], None] | None = None) -> list[SubmissionResult]:
+          progress: Callable[[SubmissionResult, bool], None] | None = None,
+          on_refused: Callable[[str], None] | None = None) -> list[SubmissionResult]:
     """Grade every ``submissions_dir/<student_id>/<lab>/`` and write the results to ``out``.
 
     Parameters
@@ -57,12 +64,16 @@ def grade(lab: str, submissions_dir: str | Path, out: str | Path, *, workers: in
         :class:`autograder.evaluation_sets.EvaluationSetError` before anything is graded.
     progress : callable, optional
         Called as ``progress(result, reused)`` after each submission.
+    on_refused : callable, optional
+        Called with a line for each student folder that cannot be graded (an
+        unusable student id); each is logged as a warning either way.
 
     Returns
     -------
     list of SubmissionResult
-        One per submission, sorted by student id. A submission whose content
-        hash matches a finished result in ``out`` is not graded again.
+        One per submission, sorted by student id, whatever it holds: one the
+        grader could not copy or grade has the status ``error``. A submission
+        whose content hash matches a finished result in ``out`` is not graded again.
     """
     if workers < 1:
         raise ValueError(f"workers={workers}; grade with at least one worker.")
@@ -72,6 +83,8 @@ def grade(lab: str, submissions_dir: str | Path, out: str | Path, *, workers: in
     found, refused = submissions.find(Path(submissions_dir), lab)
     for line in refused:
         log.warning("skipped %s", line)
+        if on_refused is not None:
+            on_refused(line)
     identity = (GRADER_VERSION, options.profile, submissions.file_hash(grader.source_notebook()),
                 submissions.file_hash(grader.released_notebook()),
                 evaluation_sets.fingerprint(options.evaluation_dir, lab))
@@ -85,10 +98,15 @@ def grade(lab: str, submissions_dir: str | Path, out: str | Path, *, workers: in
             pending = []
             for submission in found:
                 private = scratch / "submissions" / submission.student_id
-                copied = submissions.copy(submission, private)
-                comet_upload.keep_archives(private / "comet-offline",  # as handed in, before anything ran
-                                           comet_upload.kept_folder(out, lab, submission.student_id))
-                digest = submissions.content_hash(private, *identity)
+                try:
+                    copied, digest = _collect(submission, private, out, identity)
+                except Exception as error:  # nothing one submission holds may stop the batch
+                    failed = _grader_failed(submission, "", options, context, error, 0.0, message=COPY_FAILED)
+                    log.error("%s/%s was not graded: %s", submission.student_id, lab, failed.grader_error)
+                    results[submission.student_id] = failed
+                    _record(out, lab, failed, book, grader, reused=False, progress=progress)
+                    shutil.rmtree(private, ignore_errors=True)
+                    continue
                 previous = read_result(result_path(out, lab, submission.student_id))
                 if previous is not None and previous.content_hash == digest and previous.status != "error":
                     results[submission.student_id] = previous
@@ -124,14 +142,18 @@ def grade(lab: str, submissions_dir: str | Path, out: str | Path, *, workers: in
     return ordered
 
 
-def identical_models(results: list[SubmissionResult]) -> list[tuple[str, str, list[str]]]:
-    """``(model, sha256, students)`` for every model file handed in byte-identical by several students."""
-    owners: dict[tuple[str, str], list[str]] = {}
-    for result in results:
-        for model, digest in result.fingerprints.items():
-            owners.setdefault((model, digest), []).append(result.student_id)
-    return [(model, digest, students) for (model, digest), students in sorted(owners.items())
-            if len(students) > 1]
+def identical_models(results: list[SubmissionResult]) -> list[model_fingerprints.SimilarPair]:
+    """Every pair of students who handed in a model with the same weights, or nearly the same."""
+    return model_fingerprints.similar_pairs({result.student_id: result.fingerprints for result in results})
+
+
+def _collect(submission, private: Path, out: Path, identity: tuple[str, ...]) -> tuple[submissions.Copied, str]:
+    """The submission's private copy, its Comet archives kept for upload (as handed in, before anything
+    ran), and its content hash. Whatever the submission holds is a note on the copy; an exception here
+    is the grader's own failure."""
+    copied = submissions.copy(submission, private)
+    comet_upload.keep_archives(private / "comet-offline", out, submission.lab, submission.student_id)
+    return copied, submissions.content_hash(private, *identity)
 
 
 def _grade_one(grader, context, submission, copied, digest, options) -> SubmissionResult:
@@ -150,11 +172,10 @@ def _grade_one(grader, context, submission, copied, digest, options) -> Submissi
         return _grader_failed(submission, digest, options, context, error, time.perf_counter() - started)
 
 
-def _grader_failed(submission, digest, options, context, error, seconds) -> SubmissionResult:
+def _grader_failed(submission, digest, options, context, error, seconds, *,
+                   message: str = GRADER_FAILED) -> SubmissionResult:
     """Every part ``error``: the grader, not the student, broke. A re-run grades it again."""
-    parts = tuple(not_judged(part, points, "error", "The grader failed on this submission; "
-                             "the instructor has the details.")
-                  for part, points in context.points.items())
+    parts = tuple(not_judged(part, points, "error", message) for part, points in context.points.items())
     return SubmissionResult(submission.student_id, submission.lab, digest, parts,
                             seconds=round(seconds, 2), profile=options.profile,
                             grader_error="".join(traceback.format_exception_only(error)).strip())

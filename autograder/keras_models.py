@@ -3,13 +3,13 @@
 The model file is loaded only inside the sandbox, by the probe
 ``probes/keras_model.py``, in a run that sees nothing but that file and the
 evaluation images. What comes back is data (a JSON summary of the layers, an
-array of predictions), validated here before anything is computed from it; the
-labels stay here, so the accuracy is the grader's own measurement.
+array of predictions, the weights' fingerprint), validated here before anything
+is computed from it; the labels stay here, so the accuracy is the grader's own
+measurement.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import tempfile
@@ -21,8 +21,9 @@ from typing import Any
 
 import numpy as np
 
-from autograder import evaluation_sets, probes, sandbox
-from autograder.results import SANDBOX_VERDICTS, PartResult, accuracy_part, judged, not_judged
+from autograder import evaluation_sets, perturbed_copies, probes, sandbox, sandbox_output
+from autograder.model_fingerprints import ModelFingerprint, read as read_fingerprint
+from autograder.results import SANDBOX_VERDICTS, PartResult, accuracy_part, gated, judged, not_judged
 
 MAX_MODEL_BYTES = 32 * 2**20
 MAX_SUMMARY_BYTES = 2**20
@@ -35,24 +36,37 @@ def prepare(images: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class EvaluationSet:
-    """Evaluation images written once for the sandbox (``inputs.npy``) and their labels, kept here."""
+    """Evaluation images written once for the sandbox (``inputs.npy``) and their labels, kept here.
+
+    The rows of ``inputs.npy`` are the evaluation images and, shuffled in among
+    them, perturbed copies of a sample (:mod:`autograder.perturbed_copies`):
+    ``labels`` and ``copied`` say, for each row, its label and whether it is a copy.
+    """
 
     folder: Path
     labels: np.ndarray
     classes: int
     description: str  # completes "... reaches 98.1% on <description>"
+    copied: np.ndarray | None = None  # None: the images alone, no copies
 
     @property
     def inputs(self) -> Path:
         return self.folder / "inputs.npy"
 
 
-def write_evaluation_set(folder: Path, images: evaluation_sets.Images, classes: int) -> EvaluationSet:
-    """Put the prepared images and the probe script in ``folder`` (mounted read-only into each probe run)."""
+def write_evaluation_set(folder: Path, images: evaluation_sets.Images, classes: int,
+                         copies_from: np.random.Generator | None = None) -> EvaluationSet:
+    """Put the prepared images and the probe script in ``folder`` (mounted read-only into each probe run).
+
+    ``copies_from``, a generator from the grading run's secret, draws the perturbed copies sent with the
+    images (:func:`autograder.perturbed_copies.with_copies`); None sends the images alone.
+    """
+    rows = perturbed_copies.with_copies(images.images, images.labels, copies_from)
     folder.mkdir(parents=True, exist_ok=True)
-    np.save(folder / "inputs.npy", prepare(images.images), allow_pickle=False)
-    shutil.copyfile(probes.KERAS_MODEL, folder / probes.KERAS_MODEL.name)
-    return EvaluationSet(folder, np.asarray(images.labels), classes, images.description)
+    np.save(folder / "inputs.npy", prepare(rows.images), allow_pickle=False)
+    for script in (probes.KERAS_MODEL, probes.WEIGHTS_FINGERPRINT):
+        shutil.copyfile(script, folder / script.name)
+    return EvaluationSet(folder, rows.labels, classes, images.description, rows.copied)
 
 
 @dataclass(frozen=True)
@@ -72,6 +86,7 @@ class ModelProbe:
     peak_memory_bytes: int = 0
     training: dict | None = None  # the compile settings and step count the file records, if asked for
     training_problem: str | None = None
+    fingerprint: ModelFingerprint | None = None  # of the weights, to find copies
 
 
 def probe(model_file: Path, evaluation: EvaluationSet, input_shape: Sequence[int],
@@ -101,10 +116,11 @@ def probe(model_file: Path, evaluation: EvaluationSet, input_shape: Sequence[int
             workdir=workdir, readonly=[evaluation.folder], limits=limits,
             env={"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""},
         )
-        summary, summary_problem = _read_summary(workdir / "out" / "summary.json")
-        predictions, problem = _read_predictions(workdir / "out" / "predictions.npy",
-                                                 len(evaluation.labels), evaluation.classes)
-        facts, facts_problem = _read_training(workdir / "out" / "training.json") if training else (None, None)
+        out = sandbox_output.OutputFolder(workdir, "out")
+        summary, summary_problem = _read_summary(out)
+        predictions, problem = _read_predictions(out, len(evaluation.labels), evaluation.classes)
+        facts, facts_problem = _read_training(out) if training else (None, None)
+        fingerprint = read_fingerprint(out, "weights.json")
     verdict = "fail"
     if predictions is None and run.status != "ok":
         # A file the probe cannot load (status "error") is the submission's failure; a run the
@@ -117,7 +133,7 @@ def probe(model_file: Path, evaluation: EvaluationSet, input_shape: Sequence[int
     if training and facts is None and facts_problem is None:
         facts_problem = problem or "The model's training settings could not be read."
     return ModelProbe(summary, summary_problem, predictions, problem, verdict, run.seconds,
-                      run.peak_memory_bytes, facts, facts_problem)
+                      run.peak_memory_bytes, facts, facts_problem, fingerprint)
 
 
 def _sandbox_reason(run) -> str:
@@ -134,16 +150,14 @@ def _sandbox_reason(run) -> str:
     return f"The model file could not be loaded in Keras' safe mode: {detail}"
 
 
-def _read_summary(path: Path):
+def _read_summary(out: sandbox_output.OutputFolder):
     """A ModelSummary rebuilt from the probe's JSON, or why it cannot be."""
     from labkit.check.spec import Layer, ModelSummary
 
-    if not path.is_file():
+    if not out.exists("summary.json"):
         return None, None
-    if path.stat().st_size > MAX_SUMMARY_BYTES:
-        return None, "The model's description is implausibly large."
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = out.read_json("summary.json", MAX_SUMMARY_BYTES)
         if "summary_error" in data:
             return None, f"The model could not run on one image: {str(data['summary_error'])[:1000]}"
         raw = data["summary"]
@@ -152,7 +166,7 @@ def _read_summary(path: Path):
                   for layer in raw["layers"]]
         summary = ModelSummary(layers, _shape(raw["input_shape"]), _shape(raw["output_shape"]),
                                _integer(raw["params"]))
-    except (ValueError, KeyError, TypeError, AttributeError) as error:
+    except (ValueError, KeyError, TypeError, AttributeError, OSError) as error:
         return None, f"The probe's description of the model is not valid ({error})."
     return summary, None
 
@@ -189,15 +203,13 @@ def _attribute(value):
     return _string(value)
 
 
-def _read_training(path: Path):
+def _read_training(out: sandbox_output.OutputFolder):
     """The probe's ``training.json`` as a mapping (still untrusted data), or why it is unusable."""
-    if not path.is_file():
+    if not out.exists("training.json"):
         return None, None
-    if path.stat().st_size > MAX_SUMMARY_BYTES:
-        return None, "The model's training settings are implausibly large."
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as error:
+        data = out.read_json("training.json", MAX_SUMMARY_BYTES)
+    except (ValueError, OSError) as error:
         return None, f"The probe's report of the training settings is not valid ({error})."
     if not isinstance(data, dict):
         return None, "The probe's report of the training settings is not valid."
@@ -207,17 +219,14 @@ def _read_training(path: Path):
     return data, None
 
 
-def _read_predictions(path: Path, count: int, classes: int):
+def _read_predictions(out: sandbox_output.OutputFolder, count: int, classes: int):
     """The predictions array, checked to be (count, classes) finite floats; or why it is unusable."""
-    if not path.is_file():
-        return None, "The model gave no predictions."
-    limit = count * classes * 8 + 4096
-    if path.stat().st_size > limit:
-        return None, "The predictions file is larger than (images x classes) numbers can be."
     try:
-        predictions = np.load(path, allow_pickle=False)
-    except Exception as error:
-        return None, f"The predictions are not a readable array ({type(error).__name__})."
+        predictions = out.read_array("predictions.npy", count * classes * 8 + 4096)
+    except FileNotFoundError:
+        return None, "The model gave no predictions."
+    except sandbox_output.OutputRefused as error:
+        return None, f"The predictions were not usable: {error}"
     if predictions.shape != (count, classes):
         return None, (f"The model gives outputs of shape {predictions.shape[1:]} per batch of {count} "
                       f"images instead of ({count}, {classes}): it must output one score per class.")
@@ -272,12 +281,12 @@ def model_targets(lab: str, models: Sequence[SavedModel], profile) -> dict[str, 
 
 @dataclass(frozen=True)
 class GradedModel:
-    """One saved model judged: the probe's findings, its two parts, its file's sha256 (None: no file)."""
+    """One saved model judged: the probe's findings, its two parts, its weights' fingerprint (None: none read)."""
 
     found: ModelProbe
     model_part: PartResult
     accuracy_part: PartResult
-    fingerprint: str | None
+    fingerprint: ModelFingerprint | None
     run: dict  # the sandbox run's seconds and peak memory
 
 
@@ -293,7 +302,7 @@ class GradedModels:
                 for part in (graded.model_part, graded.accuracy_part)}
 
     @property
-    def fingerprints(self) -> dict[str, str]:
+    def fingerprints(self) -> dict[str, ModelFingerprint]:
         return {name: graded.fingerprint for name, graded in self.by_name.items() if graded.fingerprint is not None}
 
     @property
@@ -319,12 +328,14 @@ def grade_model(folder: Path, model: SavedModel, points: Mapping[str, float], ch
     ``training=True`` also has the probe read the file's compile settings.
     """
     model_file = folder / "artifacts" / f"{model.name}.keras"
-    fingerprint = hashlib.sha256(model_file.read_bytes()).hexdigest() if model_file.is_file() else None
     found = probe(model_file, evaluation, input_shape, limits, training=training)
+    # One sandboxed run of one file measured both: the accuracy counts only for the architecture that passed.
+    architecture = architecture_part(model.model_part, points[model.model_part], found, check.spec, check.check)
+    accuracy = accuracy_part(model.accuracy_part, points[model.accuracy_part], found, evaluation, target,
+                             model.what)
     return GradedModel(
         found,
-        architecture_part(model.model_part, points[model.model_part], found, check.spec, check.check),
-        accuracy_part(model.accuracy_part, points[model.accuracy_part], found, evaluation, target,
-                      model.what),
-        fingerprint,
+        architecture,
+        gated(accuracy, architecture, model_file.name),
+        found.fingerprint,
         {"seconds": round(found.seconds, 2), "peak_memory_bytes": found.peak_memory_bytes})

@@ -1,7 +1,8 @@
 """Judging a student's Keras training step by what it does to weights, never by what it prints.
 
-The grader picks starting weights and a batch, the sandboxed notebook applies
-the student's ``train_step`` once from each start (``probes/keras_train_step.py``),
+The grader draws starting weights and a batch from the grading run's secret,
+the sandboxed notebook applies the student's ``train_step`` once from each
+start (``probes/keras_train_step.py``),
 and the weights that come back are compared here, tensor by tensor, with the
 reference step computed by the grader itself, through
 ``labkit.check.training_step_matches``, so the student reads the same
@@ -10,7 +11,6 @@ diagnosis as in the notebook's hidden test.
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -19,68 +19,66 @@ from pathlib import Path
 import numpy as np
 
 from autograder import notebook_parts, probes
+from autograder.notebook_run import ProbeFolders, probe_folders
 from autograder.results import PartResult, judged
+from autograder.sandbox_output import OutputFolder, OutputRefused
 
 _KERAS_LOCK = threading.Lock()  # the trusted side's Keras work, one submission at a time
 
 
 @dataclass(frozen=True)
 class StepProbe:
-    """The batch-level inputs of the step probe and the reference results, computed once."""
+    """The step probe's folders, its inputs (drawn from the run's secret) and the reference step, made once."""
 
-    folder: Path
+    folders: ProbeFolders
     starts: list[list[np.ndarray]]
     batch: tuple[np.ndarray, np.ndarray]
     reference_step: Callable
 
     def cell_source(self) -> str:
-        return notebook_parts.probe_cell("one step of your train_step from fixed weights on a fixed batch.",
-                                         "train_step", self.folder / probes.KERAS_TRAIN_STEP.name)
+        return notebook_parts.probe_cell("one step of your train_step from the grader's weights on its batch.",
+                                         "train_step", self.folders.scripts / probes.KERAS_TRAIN_STEP.name)
 
 
-def random_starts(shapes: list[tuple[int, ...]], count: int, seed: int) -> list[list[np.ndarray]]:
-    """``count`` sets of small random weights: deterministic, and independent of Keras' initialisers."""
-    rng = np.random.default_rng(seed)
+def random_starts(shapes: list[tuple[int, ...]], count: int, rng: np.random.Generator) -> list[list[np.ndarray]]:
+    """``count`` sets of small random weights, drawn from the run's secret, independent of Keras' initialisers."""
     return [[rng.normal(0.0, 0.05, shape).astype(np.float32) for shape in shapes] for _ in range(count)]
 
 
-def write_step_probe(folder: Path, images: np.ndarray, labels: np.ndarray, count: int, seed: int,
+def write_step_probe(scratch: Path, images: np.ndarray, labels: np.ndarray, count: int, rng: np.random.Generator,
                      reference_step: Callable) -> StepProbe:
-    """Write the probe script, the batch and the starting weights into ``folder`` (mounted read-only)."""
+    """The probe's folders under ``scratch``: its script, and as its inputs the batch and ``count`` starts."""
     from autograder.probes.keras_train_step import probe_model
 
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(probes.KERAS_TRAIN_STEP, folder / probes.KERAS_TRAIN_STEP.name)
-    np.save(folder / "images.npy", images, allow_pickle=False)
-    np.save(folder / "labels.npy", labels, allow_pickle=False)
+    folders = probe_folders(scratch, [probes.KERAS_TRAIN_STEP])
+    np.save(folders.inputs / "images.npy", images, allow_pickle=False)
+    np.save(folders.inputs / "labels.npy", labels, allow_pickle=False)
     with _KERAS_LOCK:
         shapes = [tuple(w.shape) for w in probe_model().get_weights()]
-    starts = random_starts(shapes, count, seed)
-    np.savez(folder / "starts.npz", **{f"start{k}_{i}": w for k, ws in enumerate(starts) for i, w in enumerate(ws)})
-    return StepProbe(folder, starts, (images, labels), reference_step)
+    starts = random_starts(shapes, count, rng)
+    np.savez(folders.inputs / "starts.npz",
+             **{f"start{k}_{i}": w for k, ws in enumerate(starts) for i, w in enumerate(ws)})
+    return StepProbe(folders, starts, (images, labels), reference_step)
 
 
-def read_after(probe_out: Path, k: int, like: list[np.ndarray]) -> tuple[list[np.ndarray] | None, str | None]:
+def read_after(probe_out: OutputFolder, k: int, like: list[np.ndarray]) -> tuple[list[np.ndarray] | None, str | None]:
     """The weights the student's step left from start ``k``, checked against the expected shapes."""
-    path = probe_out / f"after-{k}.npz"
-    if not path.is_file() or path.is_symlink():
-        return None, "the step's resulting weights never came back"
-    if path.stat().st_size > sum(w.nbytes for w in like) * 2 + 65536:
-        return None, "the step's resulting weights are larger than the model"
     try:
-        with np.load(path, allow_pickle=False) as stored:
-            weights = [stored[f"arr_{i}"] for i in range(len(like))]
-            extra = len(stored.files) != len(like)
-    except Exception as error:
-        return None, f"the step's resulting weights are unreadable ({type(error).__name__})"
-    if extra or any(w.shape != r.shape or w.dtype.kind != "f" for w, r in zip(weights, like)):
+        stored = probe_out.read_arrays(f"after-{k}.npz", sum(w.nbytes for w in like) * 2 + 65536,
+                                       kinds="f", max_arrays=len(like))
+    except FileNotFoundError:
+        return None, "the step's resulting weights never came back"
+    except OutputRefused as error:
+        return None, f"the step's resulting weights were not usable ({error})"
+    weights = [stored.get(f"arr_{i}") for i in range(len(like))]
+    if len(stored) != len(like) or any(w is None or w.shape != r.shape for w, r in zip(weights, like)):
         return None, "the step's resulting weights do not have the model's shapes"
     if not all(np.all(np.isfinite(w)) for w in weights):
         return None, "the step produced NaN or infinite weights"
     return weights, None
 
 
-def train_step_part(part: str, points: float, step: StepProbe, probe_out: Path) -> tuple[PartResult, bool]:
+def train_step_part(part: str, points: float, step: StepProbe, probe_out: OutputFolder) -> tuple[PartResult, bool]:
     """Compare each returned step with the reference; the bool says whether any result came back."""
     from autograder.probes.keras_train_step import probe_model
 

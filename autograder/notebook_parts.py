@@ -18,8 +18,9 @@ from pathlib import Path
 from autograder import notebook_run, notebooks
 from autograder.options import GradingOptions
 from autograder.results import SANDBOX_VERDICTS, NotebookTest, PartResult, judged, not_judged
+from autograder.sandbox_output import OutputFolder
 
-Judge = Callable[[Path], tuple[PartResult, bool]]
+Judge = Callable[[OutputFolder], tuple[PartResult, bool]]
 """The probe's output folder -> the part's result, and whether any result came back at all."""
 
 
@@ -31,7 +32,7 @@ class ProbedPart:
     points: float
     callee: str  # e.g. "train_step": named in every message
     workload: str  # what one call is given, for the timeout message: "one batch of 32 images"
-    cell_source: str  # may use {probe_dir} and {probe_out}
+    cell_source: str  # may use {probe_dir} (the inputs' folder) and {probe_out}
     judge: Judge
 
 
@@ -51,16 +52,17 @@ def probe_cell(purpose: str, function: str, script: Path, entry: str = "probe") 
     return PROBE_CELL.format(purpose=purpose, function=function, script=str(script), entry=entry)
 
 
-def grade(copy: Path, lab: str, released, probe_dir: Path, probed: Sequence[ProbedPart], graded_ids: list[str],
-          options: GradingOptions, runs: dict, *, skip: frozenset[str] = frozenset()
+def grade(copy: Path, lab: str, released, folders: notebook_run.ProbeFolders, probed: Sequence[ProbedPart],
+          graded_ids: list[str], options: GradingOptions, runs: dict, *, skip: frozenset[str] = frozenset()
           ) -> tuple[dict[str, PartResult], tuple[NotebookTest, ...], list[str]]:
     """Run ``copy/<lab>.ipynb`` (locked cells restored from ``released``) with the probes; judge each.
 
-    ``probe_dir`` is the batch's read-only folder of the probes' scripts and
-    inputs, and of the notebook runner; ``skip`` the ids of cells the run
-    leaves out (their test cells are then not reported). Returns each probed
-    part's result, the in-notebook tests as they ran, and notes on repaired
-    locked cells; the run's measurements go into ``runs["notebook"]``.
+    ``folders`` are the batch's probe scripts and their inputs (drawn from the
+    run's secret, they reach the sandbox only when the probes run); ``skip``
+    the ids of cells the run leaves out (their test cells are then not
+    reported). Returns each probed part's result, the in-notebook tests as
+    they ran, and notes on repaired locked cells; the run's measurements go
+    into ``runs["notebook"]``.
     """
     path = copy / f"{lab}.ipynb"
     try:
@@ -70,7 +72,7 @@ def grade(copy: Path, lab: str, released, probe_dir: Path, probed: Sequence[Prob
     except notebooks.NotebookError as error:
         return {p.part: judged(p.part, p.points, False, str(error)) for p in probed}, (), []
     restored, notes = notebooks.restore_locked_cells(submitted, released)
-    run = notebook_run.run(restored, copy, probe_dir, {p.part: p.cell_source for p in probed},
+    run = notebook_run.run(restored, copy, folders, {p.part: p.cell_source for p in probed},
                            limits=options.notebook_limits, cell_timeout=options.cell_timeout,
                            data_dir=options.data_dir, skip=skip)
     runs["notebook"] = {"status": run.sandbox.status, "outcome": run.outcome,

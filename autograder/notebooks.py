@@ -34,13 +34,18 @@ def read(path) -> NotebookNode:
     if path.stat().st_size > MAX_NOTEBOOK_BYTES:
         raise NotebookError(f"{path.name} is {path.stat().st_size:,} bytes, over the limit of "
                             f"{MAX_NOTEBOOK_BYTES:,}; clear the outputs before handing it in.")
+    return parse(path.read_bytes(), path.name)
+
+
+def parse(data: bytes, name: str) -> NotebookNode:
+    """The notebook in ``data`` (the file ``name``), refusing what is not a notebook."""
     try:
-        notebook = nbformat.read(path, as_version=4)
+        notebook = nbformat.reads(data.decode("utf-8"), as_version=4)
         cells = notebook.cells
         if not isinstance(cells, list) or not all(isinstance(c, dict) and "source" in c for c in cells):
             raise ValueError("its cells are not notebook cells")
     except Exception as error:
-        raise NotebookError(f"{path.name} is not a readable Jupyter notebook ({error}).") from None
+        raise NotebookError(f"{name} is not a readable Jupyter notebook ({str(error)[:300]}).") from None
     return notebook
 
 

@@ -12,9 +12,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from labkit._files import replaced_atomically
+
+from autograder import perturbed_copies
+from autograder.model_fingerprints import ModelFingerprint
 
 VERDICTS = ("pass", "fail", "error", "timeout", "out-of-memory", "crashed")
 """pass/fail: the part was judged. The rest: it could not be (the student's code hung,
@@ -64,21 +65,54 @@ def accuracy_part(part: str, points: float, found, evaluation, target: float,
 
     ``found`` is what running the model gave, whatever its framework
     (:class:`autograder.keras_models.ModelProbe`, :class:`autograder.torch_models.Predictions`):
-    its ``predictions`` (one row of scores per image), or the ``problem`` and
-    ``verdict`` of a run that gave none. ``evaluation`` holds the ``labels`` and
-    a ``description`` of the images for the message.
+    its ``predictions`` (one row of scores per row of images the sandbox was
+    given), or the ``problem`` and ``verdict`` of a run that gave none.
+    ``evaluation`` holds each row's ``label``, a ``description`` of the images
+    for the message and, when perturbed copies were sent among them, which rows
+    are ``copied`` (:mod:`autograder.perturbed_copies`): the accuracy is the
+    originals', and counts only if the copies are classified nearly as well.
     """
-    labels = evaluation.labels
     if found.predictions is None:
         reason = found.problem or "The model gave no predictions."
         if found.verdict == "fail":
             return judged(part, points, False, reason, threshold=target)
         return not_judged(part, points, found.verdict, reason)
-    accuracy = float(np.mean(found.predictions.argmax(axis=1) == labels))
-    passed = accuracy >= target
-    message = (f"{what} reaches {accuracy:.2%} on {evaluation.description}, "
-               f"{'at or above' if passed else 'below'} the target of {target:.1%}.")
-    return judged(part, points, passed, message, value=round(accuracy, 6), threshold=target)
+    correct = found.predictions.argmax(axis=1) == evaluation.labels
+    scored = perturbed_copies.scores(correct, getattr(evaluation, "copied", None))
+    reached = scored.accuracy >= target
+    message = (f"{what} reaches {scored.accuracy:.2%} on {evaluation.description}, "
+               f"{'at or above' if reached else 'below'} the target of {target:.1%}.")
+    if not scored.generalises:
+        message += (f" On copies of {scored.copies:,} of those images, each shifted by a pixel "
+                    f"and lightly noised, it reaches only {scored.on_copies:.2%}, more than "
+                    f"{perturbed_copies.MARGIN * 100:.0f} points less: the model does not generalise to slightly "
+                    "shifted copies of the test images, a sign of memorised test images rather than learnt "
+                    "classes, so its accuracy does not count.")
+    return judged(part, points, reached and scored.generalises, message, value=round(scored.accuracy, 6),
+                  threshold=target)
+
+
+def gated(accuracy: PartResult, architecture: PartResult, file: str) -> PartResult:
+    """``accuracy``, counted only when ``architecture`` (the same file's check) passed.
+
+    Both come from one sandboxed run of one file, so the points for an accuracy
+    go only to the very model, same file and same weights, whose architecture
+    is the lab's: a table of the test images' answers, or any other network
+    that happens to be accurate, earns nothing. A part that could not be judged
+    keeps its verdict; one with nothing measured already says why.
+    """
+    if architecture.verdict == "pass" or accuracy.verdict not in ("pass", "fail") or accuracy.value is None:
+        return accuracy
+    return judged(accuracy.part, accuracy.max_points, False,
+                  f"Scored only for a model that passes its architecture check: fix {architecture.part} first "
+                  f"({file}: {headline(architecture.message)}). {accuracy.message}",
+                  value=accuracy.value, threshold=accuracy.threshold)
+
+
+def headline(message: str) -> str:
+    """A part's message in one line: its first, without the mark and the full stop (the rest is its own part's)."""
+    first = message.strip().splitlines()[0] if message.strip() else ""
+    return first.removeprefix("✗").strip().rstrip(".")
 
 
 @dataclass(frozen=True)
@@ -97,7 +131,7 @@ class Graded:
     parts: tuple[PartResult, ...]
     notebook_tests: tuple[NotebookTest, ...]
     notes: tuple[str, ...]
-    fingerprints: dict[str, str]
+    fingerprints: dict[str, ModelFingerprint]  # by model name, to find copies
     runs: dict[str, dict]
 
 
@@ -112,7 +146,8 @@ class SubmissionResult:
     notebook_tests: tuple[NotebookTest, ...] = ()
     notes: tuple[str, ...] = ()
     seconds: float = 0.0
-    fingerprints: dict[str, str] = field(default_factory=dict)
+    fingerprints: dict[str, ModelFingerprint] = field(default_factory=dict)
+    """Each handed-in model's weights, summed up (see :mod:`autograder.model_fingerprints`)."""
     profile: str = "full"
     grader_error: str | None = None
     runs: dict[str, dict] = field(default_factory=dict)
@@ -142,8 +177,10 @@ class SubmissionResult:
 
     @classmethod
     def from_json(cls, data: dict) -> SubmissionResult:
-        fields = {key: data[key] for key in ("student_id", "lab", "content_hash", "seconds",
-                                             "fingerprints", "profile", "grader_error")}
+        fields = {key: data[key] for key in ("student_id", "lab", "content_hash", "seconds", "profile",
+                                             "grader_error")}
+        fields["fingerprints"] = {model: ModelFingerprint.from_json(value)
+                                  for model, value in data["fingerprints"].items()}
         fields["runs"] = data.get("runs", {})
         fields["comet_runs"] = tuple(data.get("comet_runs", ()))
         return cls(parts=tuple(PartResult(**part) for part in data["parts"]),

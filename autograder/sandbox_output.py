@@ -82,14 +82,19 @@ def read_text(workdir: Path, name: str | Path, max_bytes: int) -> str:
         raise OutputRefused(f"{name} is not UTF-8 text.") from None
 
 
-def read_array(workdir: Path, name: str | Path, max_bytes: int, *, kinds: str = "biuf") -> np.ndarray:
-    """The ``.npy`` array in ``workdir/name``: no pickles, numbers of a dtype kind in ``kinds`` only."""
+def read_array(workdir: Path, name: str | Path, max_bytes: int, *, kinds: str = "biuf",
+               shape: tuple[int, ...] | None = None) -> np.ndarray:
+    """The ``.npy`` array in ``workdir/name``: no pickles, numbers of a dtype kind in ``kinds`` only,
+    of ``shape`` when one is given."""
     data = read_bytes(workdir, name, max_bytes)
     try:
         array = np.load(io.BytesIO(data), allow_pickle=False)
     except Exception as error:  # numpy raises many kinds on a malformed file
         raise OutputRefused(f"{name} is not a readable array ({type(error).__name__}).") from None
-    return _checked(array, name, kinds)
+    array = _checked(array, name, kinds)
+    if shape is not None and array.shape != tuple(shape):
+        raise OutputRefused(f"{Path(name).name} has shape {array.shape}, not {tuple(shape)}.")
+    return array
 
 
 def read_arrays(workdir: Path, name: str | Path, max_bytes: int, *, kinds: str = "biuf",
@@ -108,7 +113,44 @@ def read_arrays(workdir: Path, name: str | Path, max_bytes: int, *, kinds: str =
     return {key: _checked(array, f"{name}:{key}", kinds) for key, array in arrays.items()}
 
 
+_KIND_NAMES = {"b": "booleans", "i": "integers", "u": "integers", "f": "floating-point numbers"}
+
+
 def _checked(array: np.ndarray, name: str, kinds: str) -> np.ndarray:
     if not isinstance(array, np.ndarray) or array.dtype.kind not in kinds:
-        raise OutputRefused(f"{name} holds {getattr(array, 'dtype', type(array))} values, not numbers.")
+        wanted = " or ".join(dict.fromkeys(_KIND_NAMES[kind] for kind in kinds))
+        raise OutputRefused(f"{Path(str(name)).name} holds {getattr(array, 'dtype', type(array))} values, "
+                            f"not {wanted}.")
     return array
+
+
+class OutputFolder:
+    """A folder of a sandbox's ``workdir`` where one probe writes, read only through this module.
+
+    The graders get one of these, never a path, so that reading a probe's
+    answer the careful way is also the only way.
+    """
+
+    def __init__(self, workdir: Path, folder: str | Path) -> None:
+        self.workdir, self.folder = Path(workdir), Path(folder)
+
+    def __repr__(self) -> str:
+        return f"OutputFolder({str(self.workdir / self.folder)!r})"
+
+    def exists(self, name: str) -> bool:
+        return exists(self.workdir, self.folder / name)
+
+    def read_bytes(self, name: str, max_bytes: int) -> bytes:
+        return read_bytes(self.workdir, self.folder / name, max_bytes)
+
+    def read_json(self, name: str, max_bytes: int) -> Any:
+        return read_json(self.workdir, self.folder / name, max_bytes)
+
+    def read_text(self, name: str, max_bytes: int) -> str:
+        return read_text(self.workdir, self.folder / name, max_bytes)
+
+    def read_array(self, name: str, max_bytes: int, **checks) -> np.ndarray:
+        return read_array(self.workdir, self.folder / name, max_bytes, **checks)
+
+    def read_arrays(self, name: str, max_bytes: int, **checks) -> dict[str, np.ndarray]:
+        return read_arrays(self.workdir, self.folder / name, max_bytes, **checks)

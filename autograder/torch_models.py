@@ -21,7 +21,6 @@ and the file must fit it exactly. Three layers of checks, from cheap to costly:
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import shutil
@@ -34,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from autograder import probes, sandbox, sandbox_output
+from autograder.model_fingerprints import ModelFingerprint, read as read_fingerprint
 from autograder.results import SANDBOX_VERDICTS
 
 MAX_STATE_BYTES = 32 * 2**20
@@ -173,21 +173,30 @@ def checked_file(path: Path, expected: Reference, what: str) -> str | None:
 
 @dataclass(frozen=True)
 class EvaluationSet:
-    """Normalised images written once for the sandbox (``<name>.npy``) and their labels, kept here."""
+    """Normalised images written once for the sandbox (``<name>.npy``) and their labels, kept here.
+
+    ``labels`` and ``copied`` are per row of ``<name>.npy``: its label, and whether it is one of the
+    perturbed copies shuffled in among the evaluation images (:mod:`autograder.perturbed_copies`).
+    """
 
     folder: Path
     name: str
     labels: np.ndarray
     description: str  # for messages: "a stratified sample of 5,000 held-out EMNIST ByClass images"
+    copied: np.ndarray | None = None  # None: the images alone, no copies
 
 
 def write_evaluation_set(folder: Path, name: str, inputs: np.ndarray, labels: np.ndarray,
-                         description: str) -> EvaluationSet:
-    """Write ``folder/<name>.npy`` (float32, N x 1 x 28 x 28) and the probe script beside it."""
+                         description: str, copied: np.ndarray | None = None) -> EvaluationSet:
+    """Write ``folder/<name>.npy`` (float32, N x 1 x 28 x 28) and the probe script beside it.
+
+    ``labels`` and ``copied`` (None: no copies) describe each row of ``inputs``.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     np.save(folder / f"{name}.npy", np.ascontiguousarray(inputs, dtype=np.float32), allow_pickle=False)
-    shutil.copyfile(probes.TORCH_MODEL, folder / probes.TORCH_MODEL.name)
-    return EvaluationSet(folder, name, np.asarray(labels), description)
+    for script in (probes.TORCH_MODEL, probes.WEIGHTS_FINGERPRINT):
+        shutil.copyfile(script, folder / script.name)
+    return EvaluationSet(folder, name, np.asarray(labels), description, copied)
 
 
 @dataclass(frozen=True)
@@ -216,10 +225,12 @@ class Predictions:
 
 @dataclass(frozen=True)
 class ModelsRun:
-    """Each network's predictions (by :class:`ModelRun` name) from one sandbox run, and that run."""
+    """Each network's predictions (by :class:`ModelRun` name) from one sandbox run, that run, and the
+    weights' fingerprint of each file that ran."""
 
     found: dict[str, Predictions]
     run: dict = field(default_factory=dict)  # the sandbox run's status, seconds and peak memory
+    fingerprints: dict[str, ModelFingerprint] = field(default_factory=dict)
 
 
 def run_models(runs: Sequence[ModelRun], limits: sandbox.Limits) -> ModelsRun:
@@ -244,26 +255,26 @@ def run_models(runs: Sequence[ModelRun], limits: sandbox.Limits) -> ModelsRun:
                              workdir=workdir, readonly=folders, limits=limits,
                              env={"CUDA_VISIBLE_DEVICES": ""})
         found = {run.name: _read_result(workdir, run, result) for run in runs}
+        fingerprints = _read_fingerprints(sandbox_output.OutputFolder(workdir, "out"), runs)
     return ModelsRun(found, {"status": result.status, "seconds": round(result.seconds, 2),
-                             "peak_memory_bytes": result.peak_memory_bytes})
+                             "peak_memory_bytes": result.peak_memory_bytes}, fingerprints)
+
+
+def _read_fingerprints(out: sandbox_output.OutputFolder, runs: Sequence[ModelRun]) -> dict[str, ModelFingerprint]:
+    """The weights' fingerprint of each file the probe ran (one that did not run has none)."""
+    read = {run.name: read_fingerprint(out, f"{run.name}-weights.json") for run in runs}
+    return {name: fingerprint for name, fingerprint in read.items() if fingerprint is not None}
 
 
 def _read_result(workdir: Path, run: ModelRun, result) -> Predictions:
-    count, classes = len(run.evaluation.labels), run.expected.num_classes
-    try:
-        raw = sandbox_output.read_bytes(workdir, f"out/{run.name}.npy", count * classes * 8 + 4096)
-    except FileNotFoundError:
-        raw = None
-    except (sandbox_output.OutputRefused, OSError) as error:
-        return Predictions(problem=f"The probe's predictions for {run.file.name} were refused: {error}")
-    validated = _validated(raw, count, classes, run.file.name) if raw is not None else None
+    validated = _validated(sandbox_output.OutputFolder(workdir, "out"), run)
     if validated is not None and (validated.predictions is not None or result.status in ("ok", "error")):
         return validated
     if result.status not in ("ok", "error"):  # stopped before this network's outputs were complete
         return Predictions(problem=_stopped(result, run.file.name),
                            verdict=SANDBOX_VERDICTS.get(result.status, "error"))
     try:
-        problem = json.loads(sandbox_output.read_bytes(workdir, f"out/{run.name}.json", MAX_PROBLEM_BYTES))["problem"]
+        problem = sandbox_output.read_json(workdir, f"out/{run.name}.json", MAX_PROBLEM_BYTES)["problem"]
         return Predictions(problem=f"{run.file.name} could not be run as {run.expected.describe()}: "
                                    f"{str(problem)[:1000]}")
     except (FileNotFoundError, sandbox_output.OutputRefused, OSError, ValueError, KeyError, TypeError):
@@ -271,12 +282,15 @@ def _read_result(workdir: Path, run: ModelRun, result) -> Predictions:
         return Predictions(problem=f"{run.file.name} gave no predictions: {detail[0][:500]}", verdict="error")
 
 
-def _validated(raw: bytes, count: int, classes: int, name: str) -> Predictions:
-    """The predictions, checked to be (count, classes) finite floats; or why they are unusable."""
+def _validated(out: sandbox_output.OutputFolder, run: ModelRun) -> Predictions | None:
+    """The predictions, checked to be (count, classes) finite floats; why they are unusable; None: none came."""
+    count, classes, name = len(run.evaluation.labels), run.expected.num_classes, run.file.name
     try:
-        predictions = np.load(io.BytesIO(raw), allow_pickle=False)
-    except Exception as error:
-        return Predictions(problem=f"{name}'s predictions are not a readable array ({type(error).__name__}).")
+        predictions = out.read_array(f"{run.name}.npy", count * classes * 8 + 4096)
+    except FileNotFoundError:
+        return None
+    except sandbox_output.OutputRefused as error:
+        return Predictions(problem=f"{name}'s predictions were refused: {error}")
     if predictions.shape != (count, classes) or predictions.dtype.kind != "f":
         return Predictions(problem=f"{name} gave {predictions.dtype} outputs of shape {predictions.shape}, "
                                    f"not ({count}, {classes}) scores.")

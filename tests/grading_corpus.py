@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+import numpy as np
 
 from tests.notebooks import released_notebook, solution_notebook
 
@@ -255,6 +256,70 @@ runpy.run_path = lambda path, *args, **kwargs: {{"probe": _forged_probe}}
 '''
 
 
+LOOKUP_TABLE = '''\
+# Answer the training-step probe from a table computed in advance, from the inputs its public seed gave.
+import numpy as np
+
+TABLE = np.load("artifacts/train-step-answers.npz")
+
+def train_step(model, optimizer, images, labels):
+    weights = model.get_weights()
+    for k in range(len(TABLE.files) // (2 * len(weights))):
+        if all(np.allclose(w, TABLE[f"start{{k}}_{{i}}"]) for i, w in enumerate(weights)):
+            model.set_weights([TABLE[f"after{{k}}_{{i}}"] for i in range(len(weights))])
+            return 0.0
+    return 0.0
+'''
+
+
+def public_seed_answers() -> dict[str, np.ndarray]:
+    """What the training-step probe expected when its inputs came from the seed in the grader's code (1).
+
+    The very computation the grader made before its inputs were drawn from a
+    secret: the same batch of the MNIST training set, the same starting weights,
+    the reference step from each. A student with the public code could make it.
+    """
+    import labkit
+    from autograder import keras_models, keras_steps
+    from autograder.labs import lab1_mnist
+    from autograder.probes.keras_train_step import probe_model
+
+    images, labels = labkit.data.load("mnist", "train")
+    chosen = labkit.data.stratified_indices(labels, lab1_mnist.STEP_BATCH, seed=1)
+    batch = (keras_models.prepare(images[chosen]), np.asarray(labels[chosen]))
+    shapes = [tuple(w.shape) for w in probe_model().get_weights()]
+    table = {}
+    for k, start in enumerate(keras_steps.random_starts(shapes, lab1_mnist.STEP_STARTS, np.random.default_rng(1))):
+        model = probe_model()
+        model.set_weights(start)
+        lab1_mnist.reference_step(model, batch)
+        for i, (before, after) in enumerate(zip(start, model.get_weights())):
+            table[f"start{k}_{i}"], table[f"after{k}_{i}"] = before, after
+    return table
+
+
+def lookup_table(folder: Path, sources: Sources) -> None:
+    """The released notebook whose train_step answers from :func:`public_seed_answers`, handed in beside it."""
+    released_with_attack(LOOKUP_TABLE, "train-step")(folder, sources)
+    (folder / "artifacts").mkdir(parents=True, exist_ok=True)
+    np.savez(folder / "artifacts" / "train-step-answers.npz", **public_seed_answers())
+
+
+PROBE_FOLDER_LINK = '''\
+# Leave the probe's output folder a link to files written in advance, and a step that does nothing.
+import os, pathlib, numpy as np
+planted = pathlib.Path("planted")
+planted.mkdir(exist_ok=True)
+for k in range(2):
+    np.savez(planted / f"after-{{k}}.npz", *[np.zeros(1)])
+pathlib.Path(".autograder-probe").mkdir(exist_ok=True)
+os.symlink(planted.resolve(), ".autograder-probe/test-train-step")
+
+def train_step(model, optimizer, images, labels):
+    return 0.0
+'''
+
+
 def locked_cells_edited(folder: Path, sources: Sources) -> None:
     """Delete the save cell and the training-step test, and make the first model test trivial."""
     notebook = read(released_notebook(LAB))
@@ -357,7 +422,8 @@ CASES = [
          10, {**FULL, "test-train-step": frozenset({"fail"})}),
     Case("bug-cnn-filters", executed_solution_with("keras.layers.Conv2D(24, kernel_size=3",
                                                    "keras.layers.Conv2D(16, kernel_size=3"),
-         11, {**FULL, "test-cnn-model": frozenset({"fail"})}),
+         8, {**FULL, "test-cnn-model": frozenset({"fail"}),  # an accuracy counts only for the asked-for CNN
+             "test-cnn-accuracy": frozenset({"fail"})}),
     Case("input-transformer", released_with_attack(INPUT_TRANSFORMER), 0),
     Case("forge-results", released_with_attack(FORGE_RESULTS), 0),
     Case("always-equal", released_with_attack(ALWAYS_EQUAL, "train-step"), 0),
@@ -372,6 +438,8 @@ CASES = [
     Case("network", released_with_attack(NETWORK), 0),
     Case("steal", released_with_attack(STEAL), 0),
     Case("patch-probe", released_with_attack(PATCH_PROBE), 0),
+    Case("lookup-table", lookup_table, 0),
+    Case("probe-folder-link", released_with_attack(PROBE_FOLDER_LINK, "train-step"), 0),
     Case("locked-cells-edited", locked_cells_edited, 0),
     Case("fake-metrics", artifacts_only(fake_metrics), 10,  # what the models earn, no more
          {part: PASS for part in PARTS[:4]}),

@@ -55,7 +55,7 @@ def out(tmp_path, runs) -> Path:
     out = tmp_path / "graded"
     (out / "results" / LAB).mkdir(parents=True)
     for student, archive in runs.items():
-        kept = comet_upload.keep_archives(archive.parent, comet_upload.kept_folder(out, LAB, student))
+        kept = comet_upload.keep_archives(archive.parent, out, LAB, student)
         assert kept == (archive.name,)
     return out
 
@@ -102,12 +102,12 @@ def test_grading_keeps_only_readable_archives_and_forgets_what_a_resubmission_dr
         handle.truncate(comet_upload.comet_review.MAX_ARCHIVE_BYTES + 1)
     destination = comet_upload.kept_folder(tmp_path / "graded", LAB, "ada")
 
-    assert comet_upload.keep_archives(handed_in, destination) == (real.name,)
+    assert comet_upload.keep_archives(handed_in, tmp_path / "graded", LAB, "ada") == (real.name,)
     assert [path.name for path in destination.iterdir()] == [real.name]
     assert (destination / real.name).read_bytes() == runs["ada"].read_bytes()
 
     real.unlink()  # handed in again, without the run
-    assert comet_upload.keep_archives(handed_in, destination) == ()
+    assert comet_upload.keep_archives(handed_in, tmp_path / "graded", LAB, "ada") == ()
     assert not destination.exists()
 
 

@@ -125,7 +125,8 @@ def test_identical_submissions_get_identical_results_and_are_flagged(graded):
     assert first.fingerprints == second.fingerprints and len(first.fingerprints) == 2
     rows = list(csv.DictReader((graded.out / "identical-models.csv").open()))
     # (the seeded train-step bug and the faked metrics hand in the reference's models too)
-    shared = {row["model"] for row in rows if {"reference", "reference-copy"} <= set(row["students"].split())}
+    shared = {row["model"] for row in rows if row["kind"] == "identical"
+              and {row["student"], row["other_student"]} == {"reference", "reference-copy"}}
     assert shared == {"fc", "cnn"}
 
 

@@ -3,10 +3,13 @@
 The class: the reference solution (the solution notebook run once in the quick
 profile, as a student would), the untouched student notebook, a seeded bug (the
 blog post's thresholding in ``predicted_classes``, with the reference's
-artifacts) and a forgery (the student notebook writes the right classes where
-the probe writes, computed from the grader's own probabilities, and leaves
-``predicted_classes`` broken). Graded in one batch with two workers, under the
-quick profile's targets.
+artifacts) and two forgeries: the student notebook looks for the grader's
+probabilities to write their argmax where the probe writes (it finds none: the
+probes' inputs arrive only when the probes run), and leaves
+``predicted_classes`` broken; and a ``compile_and_fit`` that trains
+with another recipe but makes its optimizer's step counter and its history say
+what the exercise's run would (the trained model's file is the reference's).
+Graded in one batch with two workers, under the quick profile's targets.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from autograder.grading_secret import GradingSecret
 from autograder.labs import lab2_fashion_mnist as lab2
 from autograder.results import SubmissionResult
+from autograder.sandbox_output import OutputFolder
 from tests.grading_class import grade_class, parts, summary, with_source as _with_source, write_notebook as _write
 from tests.notebooks import released_notebook, solution_notebook
 
@@ -49,6 +54,20 @@ def predicted_classes(probabilities):
 '''
 
 
+FORGE_TRAINING = ("""    ### BEGIN SOLUTION
+    model.compile(""", """    ### BEGIN SOLUTION
+    # Forged: a plain SGD run whose counters and history claim the exercise's recipe.
+    model.compile(optimizer=keras.optimizers.SGD(0.01), loss="sparse_categorical_crossentropy",
+                  metrics=["accuracy"])
+    model.fit(images, labels, batch_size=CNN_BATCH_SIZE, epochs=1, verbose=0)
+    model.optimizer.iterations.assign(steps)
+    history = keras.callbacks.History()
+    history.params = {"epochs": CNN_EPOCHS, "steps": steps // CNN_EPOCHS}
+    history.history = {"loss": [1.0, 0.5], "val_loss": [1.0, 0.6]}
+    return history
+    model.compile(""")
+
+
 def build_class(reference: Path, class_dir: Path) -> None:
     shutil.copytree(reference, class_dir / "reference" / LAB, ignore=shutil.ignore_patterns(".kernels"))
     _write(nbformat.read(released_notebook(LAB), as_version=4), class_dir / "untouched" / LAB)
@@ -60,6 +79,9 @@ def build_class(reference: Path, class_dir: Path) -> None:
     cell = next(c for c in notebook.cells if c.get("id") == "predicted-classes")
     cell.source = FORGE_CLASSES
     _write(notebook, forged)
+    forged_training = class_dir / "forge-training" / LAB
+    _write(_with_source(solution_notebook(LAB), "compile-and-fit", *FORGE_TRAINING), forged_training)
+    shutil.copytree(reference / "artifacts", forged_training / "artifacts")
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +109,8 @@ def test_the_reference_solution_gets_full_marks_from_the_grader_s_own_measuremen
     claimed = json.loads((reference / "artifacts" / "metrics.json").read_text())["cnn"]["test_accuracy"]
     assert accuracy.threshold == labkit.targets.target(LAB, "cnn", "quick")
     assert accuracy.value == pytest.approx(claimed, abs=1e-4)  # measured by the grader, agreeing with the notebook
-    assert parts(result)["test-training"].value == "129 steps"  # 3 epochs x ceil(5400 / 128) batches
+    training = parts(result)["test-training"]
+    assert training.value == training.threshold and training.value.endswith(" steps"), summary(result)
     assert all(test.passed for test in result.notebook_tests), result.notebook_tests
 
 
@@ -97,7 +120,7 @@ def test_the_untouched_notebook_gets_nothing_with_a_reason_for_every_part(graded
     result = graded["untouched"]
     assert result.score == 0 and result.status == "graded", summary(result)
     assert all(part.verdict == "fail" and part.message for part in result.parts)
-    assert "cnn.keras is missing" in parts(result)["test-training"].message
+    assert "NotImplementedError" in parts(result)["test-training"].message
     assert "NotImplementedError" in parts(result)["test-predicted-classes"].message
     assert [test.grade_id for test in result.notebook_tests] == list(PARTS)
     assert not any(test.passed for test in result.notebook_tests)
@@ -115,24 +138,28 @@ def test_the_thresholding_bug_loses_exactly_the_predicted_classes_points(graded)
 
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
-def test_classes_forged_where_the_probe_writes_gain_nothing(graded):
+def test_classes_forged_from_the_probe_s_inputs_gain_nothing(graded):
     result = graded["forge-classes"]
     message = parts(result)["test-predicted-classes"].message
-    assert "RuntimeError: forged" in message and "probabilities.npy" in message  # the forgery was in place
+    # The probe's inputs reach the sandbox only when the probe runs: the notebook's own cells found none.
+    assert "RuntimeError: forged [] from []" in message
     assert result.score == 0, summary(result)
 
 
-def test_the_recipe_is_read_from_the_source_notebook_for_each_profile():
-    solution = nbformat.read(solution_notebook(LAB), as_version=4)
-    quick = lab2.recipe_of(solution, "quick", 60_000)
-    assert (quick.train_size, quick.epochs, quick.batch_size, quick.steps) == (6000, 3, 128, 129)
-    assert lab2.recipe_of(solution, "full", 60_000).steps == 8 * 422  # 8 epochs of 422 batches
+@pytest.mark.slow
+@pytest.mark.timeout(1200)
+def test_a_training_run_that_forges_its_counters_loses_the_training_points(graded):
+    result = graded["forge-training"]
+    training = parts(result)["test-training"]
+    assert training.verdict == "fail" and "weights after your compile_and_fit differ" in training.message, \
+        summary(result)
+    assert result.score == sum(POINTS.values()) - POINTS["test-training"], summary(result)
 
 
 def test_the_probe_s_probabilities_are_mostly_hesitant_with_one_clear_maximum():
     import numpy as np
 
-    probabilities = lab2.probability_matrix(lab2.PROBABILITY_ROWS, lab2.PROBABILITY_SEED)
+    probabilities = lab2.probability_matrix(lab2.PROBABILITY_ROWS, GradingSecret(b"k" * 32).rng("p"))
     assert np.allclose(probabilities.sum(axis=1), 1)
     hesitant = probabilities.max(axis=1) <= 0.5
     assert hesitant.sum() >= 100
@@ -140,37 +167,77 @@ def test_the_probe_s_probabilities_are_mostly_hesitant_with_one_clear_maximum():
     assert (thresholded != probabilities.argmax(axis=1)).sum() >= 100
 
 
-def test_training_settings_other_than_the_exercise_s_are_each_named():
-    recipe = lab2.Recipe(6000, 0.1, 3, 128, 0.003)
-    schedule = {"class_name": "CosineDecay", "config": {"initial_learning_rate": 0.003, "decay_steps": 129,
-                                                        "alpha": 0.0}}
-    good = {"compile_config": {"optimizer": {"class_name": "Adam", "config": {"learning_rate": schedule}},
-                               "loss": "sparse_categorical_crossentropy", "metrics": ["accuracy"]},
-            "iterations": 129}
-    assert lab2.training_problems(good, recipe) == ([], 129)
-    no_split = json.loads(json.dumps(good)) | {"iterations": 141}  # 3 x ceil(6000 / 128)
-    assert "141 steps" in " ".join(lab2.training_problems(no_split, recipe)[0])
-    constant = json.loads(json.dumps(good))
-    constant["compile_config"]["optimizer"] = {"class_name": "SGD", "config": {"learning_rate": 0.003}}
-    constant["compile_config"]["loss"] = {"class_name": "SparseCategoricalCrossentropy",
-                                          "config": {"from_logits": True}}
-    problems = " ".join(lab2.training_problems(constant, recipe)[0])
-    assert "'SGD'" in problems and "cosine schedule" in problems and "cross-entropy" in problems
-    assert lab2.training_problems({"compile_config": None, "iterations": None}, recipe)[0] == [
-        "The saved model is not compiled: compile it in compile_and_fit, train it, then save it."]
+@pytest.fixture(scope="module")
+def reference_training():
+    solution = nbformat.read(solution_notebook(LAB), as_version=4)
+    return lab2.reference_training(solution, GradingSecret(b"t" * 32).rng("training"))
+
+
+@pytest.mark.slow
+def test_the_training_probe_s_inputs_come_from_the_secret_and_its_reference_is_repeatable(reference_training):
+    import numpy as np
+
+    solution = nbformat.read(solution_notebook(LAB), as_version=4)
+    again = lab2.reference_training(solution, GradingSecret(b"t" * 32).rng("training"))
+    other = lab2.reference_training(solution, GradingSecret(b"u" * 32).rng("training"))
+    assert all(np.array_equal(a, b) for a, b in zip(again.after, reference_training.after))
+    assert not np.array_equal(other.image, reference_training.image)
+    assert reference_training.run["epochs"] == 3 and reference_training.run["validated"] is True  # quick profile
+    assert reference_training.run["iterations"] == 3 * reference_training.run["steps"]
+
+
+@pytest.mark.slow
+def test_training_is_judged_by_the_weights_and_every_count_is_checked(tmp_path, reference_training):
+    import keras
+    import numpy as np
+
+    from autograder.probes.compile_and_fit import trained
+
+    found = reference_training
+    out = tmp_path / "work" / "out"
+
+    def verdict(after, run):
+        shutil.rmtree(out, ignore_errors=True)
+        out.mkdir(parents=True)
+        np.savez(out / "after.npz", *after)
+        (out / "run.json").write_text(json.dumps(run))
+        part, came_back = lab2.training_part("t", 2, found, OutputFolder(tmp_path / "work", "out"))
+        return part
+
+    assert verdict(found.after, found.run).verdict == "pass"
+
+    def sgd(model, images, labels, callbacks=()):
+        model.compile(optimizer=keras.optimizers.SGD(0.003), loss="sparse_categorical_crossentropy")
+        return model.fit(images, labels, batch_size=128, epochs=3, validation_split=0.1, verbose=0)
+
+    after, run = trained(sgd, found.start, found.image, found.label, found.count)
+    assert run == found.run  # the same counts: only the weights tell the recipes apart
+    part = verdict(after, run)
+    assert part.verdict == "fail" and "differ from the exercise's" in part.message
+    part = verdict(found.after, found.run | {"steps": found.run["steps"] * 2, "iterations": "9"})
+    assert "batches per epoch" in part.message and "optimizer steps" in part.message
+    assert "no validation scores" in verdict(found.after, found.run | {"validated": False}).message
+    assert "layers" in verdict(found.after[:1], found.run).message
+    shutil.rmtree(out)
+    (tmp_path / "work" / "elsewhere").mkdir()
+    np.savez(tmp_path / "work" / "elsewhere" / "after.npz", *found.after)
+    (tmp_path / "work" / "elsewhere" / "run.json").write_text(json.dumps(found.run))
+    out.symlink_to(tmp_path / "work" / "elsewhere")  # answers planted elsewhere, the probe's folder a link
+    part, came_back = lab2.training_part("t", 2, found, OutputFolder(tmp_path / "work", "out"))
+    assert part.verdict == "fail" and "link" in part.message and came_back
 
 
 def test_returned_classes_are_validated_before_they_are_compared(tmp_path):
     import numpy as np
 
-    probabilities = lab2.probability_matrix(lab2.PROBABILITY_ROWS, lab2.PROBABILITY_SEED)
+    probabilities = lab2.probability_matrix(lab2.PROBABILITY_ROWS, GradingSecret(b"k" * 32).rng("p"))
     out = tmp_path / "out"
 
     def verdict(classes):
         shutil.rmtree(out, ignore_errors=True)
         out.mkdir()
         np.save(out / "classes.npy", classes)
-        part, came_back = lab2.predicted_classes_part("p", 2, probabilities, out)
+        part, came_back = lab2.predicted_classes_part("p", 2, probabilities, OutputFolder(tmp_path, "out"))
         return part.verdict, part.points, came_back, part.message
 
     assert verdict(probabilities.argmax(axis=1))[:3] == ("pass", 2, True)
@@ -181,4 +248,4 @@ def test_returned_classes_are_validated_before_they_are_compared(tmp_path):
     out.mkdir()
     (out / "classes.npy").symlink_to(tmp_path / "elsewhere.npy")
     np.save(tmp_path / "elsewhere.npy", probabilities.argmax(axis=1))
-    assert lab2.predicted_classes_part("p", 2, probabilities, out)[0].verdict == "fail"
+    assert lab2.predicted_classes_part("p", 2, probabilities, OutputFolder(tmp_path, "out"))[0].verdict == "fail"

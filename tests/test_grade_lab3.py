@@ -19,8 +19,10 @@ import nbformat
 import numpy as np
 import pytest
 
+from autograder.grading_secret import GradingSecret
 from autograder.labs import lab3_annealing_augmentation as lab3
 from autograder.results import SubmissionResult
+from autograder.sandbox_output import OutputFolder
 from tests.grading_class import grade_class, parts, summary, with_source as _with_source, write_notebook as _write
 from tests.notebooks import released_notebook, solution_notebook
 
@@ -140,6 +142,16 @@ def test_rates_planted_where_the_probe_writes_gain_nothing(graded):
 
 
 @pytest.fixture(scope="module")
+def reference_annealer():
+    import keras
+
+    from autograder import source
+
+    return source.solution_function(source.read(solution_notebook(LAB)), "annealer", "build_annealer",
+                                    {"keras": keras})
+
+
+@pytest.fixture(scope="module")
 def reference_layers() -> list[dict]:
     import keras
 
@@ -150,26 +162,46 @@ def reference_layers() -> list[dict]:
                                                         {"keras": keras})())
 
 
-def _saved(folder: Path, **arrays) -> Path:
+def _saved(folder: Path, **arrays) -> OutputFolder:
+    """``arrays`` saved where a probe writes, handed over as the grader reads a probe's folder."""
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     for name, array in arrays.items():
         np.save(folder / f"{name}.npy", array)
-    return folder
+    return OutputFolder(folder.parent, folder.name)
 
 
 def test_learning_rates_are_compared_epoch_by_epoch_with_the_first_difference_named(tmp_path):
     reference = np.array([2e-3, 2e-3, 6e-4, 1.8e-4, 5.4e-5])
-    verdict = lab3.annealer_part("a", 3, reference, _saved(tmp_path / "out", rates=reference * (1 + 1e-6)))
+    logs = [{"loss": 1.0, "val_loss": 1.0}] * 5
+
+    def annealer_part(out):
+        return lab3.annealer_part("a", 3, logs, reference, out)
+
+    verdict = annealer_part(_saved(tmp_path / "out", rates=reference * (1 + 1e-6)))
     assert verdict == (verdict[0], True) and verdict[0].verdict == "pass"
     slower = reference.copy()
     slower[3:] = 3e-4
-    part, came_back = lab3.annealer_part("a", 3, reference, _saved(tmp_path / "out", rates=slower))
+    part, came_back = annealer_part(_saved(tmp_path / "out", rates=slower))
     assert part.verdict == "fail" and came_back and "first different after epoch 4" in part.message
-    assert "shape (2,)" in lab3.annealer_part("a", 3, reference, _saved(tmp_path / "out", rates=reference[:2]))[0].message
-    assert "int" in lab3.annealer_part("a", 3, reference,
-                                       _saved(tmp_path / "out", rates=np.arange(5)))[0].message
-    assert lab3.annealer_part("a", 3, reference, _saved(tmp_path / "none"))[1] is False
+    assert "shape (2,)" in annealer_part(_saved(tmp_path / "out", rates=reference[:2]))[0].message
+    assert "int" in annealer_part(_saved(tmp_path / "out", rates=np.arange(5)))[0].message
+    assert annealer_part(_saved(tmp_path / "none"))[1] is False
+
+
+def test_the_annealer_s_epochs_come_from_the_secret_and_each_run_reduces_the_rate(reference_annealer):
+    first = lab3.stalling_epochs(GradingSecret(b"a" * 32).rng("annealer"))
+    assert first == lab3.stalling_epochs(GradingSecret(b"a" * 32).rng("annealer"))
+    seen = set()
+    for key in range(20):
+        logs, rate = lab3.stalling_epochs(GradingSecret(bytes([key]) * 32).rng("annealer"))
+        losses = [epoch["val_loss"] for epoch in logs]
+        assert all(later < earlier for earlier, later in zip(
+            [epoch["loss"] for epoch in logs], [epoch["loss"] for epoch in logs][1:]))
+        rates = lab3.reference_rates(reference_annealer, logs, rate)
+        assert rates[-1] < rate, (losses, rates)  # every drawn run makes the reference anneal
+        seen.add(tuple(losses))
+    assert len(seen) == 20  # no two runs share their epochs: no table of answers fits them all
 
 
 def test_augmentation_is_judged_on_its_settings_and_on_what_it_does(tmp_path, reference_layers):
@@ -179,7 +211,7 @@ def test_augmentation_is_judged_on_its_settings_and_on_what_it_does(tmp_path, re
 
     def verdict(layers, training, inference):
         out = _saved(tmp_path / "out", training=training, inference=inference)
-        (out / "layers.json").write_text(json.dumps(layers))
+        (tmp_path / "out" / "layers.json").write_text(json.dumps(layers))
         return lab3.augmentation_part("g", 3, reference_layers, images, out)[0]
 
     assert verdict(reference_layers, moved, images).verdict == "pass"

@@ -21,8 +21,10 @@ import nbformat
 import numpy as np
 import pytest
 
+from autograder.grading_secret import GradingSecret
 from autograder.labs import lab4_emnist_baselines as lab4
 from autograder.results import SubmissionResult
+from autograder.sandbox_output import OutputFolder
 from tests.grading_class import grade_class, parts, summary, with_source as _with_source, write_notebook as _write
 from tests.notebooks import released_notebook, solution_notebook
 
@@ -202,10 +204,13 @@ def test_right_facts_written_by_the_probed_function_before_it_ends_its_kernel_ga
 # --- the judging functions, without a sandbox ---------------------------------------------------
 
 
-def _probes(patience: int = 2) -> lab4.Probes:
-    sequences = lab4.epoch_logs(patience)
-    labels = lab4.unbalanced_labels(lab4.CLASSES, lab4.PROBE_SEED)
-    return lab4.Probes(Path("."), lab4.stored_images(lab4.UPRIGHT_IMAGES, lab4.PROBE_SEED), patience, sequences,
+SECRET = GradingSecret(b"4" * 32)
+
+
+def _probes(patience: int = 2, secret: GradingSecret = SECRET) -> lab4.Probes:
+    sequences = lab4.epoch_logs(patience, secret.rng("early-stopping"))
+    labels = lab4.unbalanced_labels(lab4.CLASSES, secret.rng("class-weights"))
+    return lab4.Probes(Path("."), lab4.stored_images(lab4.UPRIGHT_IMAGES, secret.rng("upright")), patience, sequences,
                        lab4.reference_early_stopping(patience, sequences), labels,
                        lab4.reference_class_weights(labels, lab4.CLASSES))
 
@@ -214,14 +219,14 @@ def _save_npy(out: Path, name: str, array) -> Path:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
     np.save(out / name, array)
-    return out
+    return OutputFolder(out.parent, out.name)
 
 
 def _write_text(out: Path, name: str, text: str) -> Path:
     shutil.rmtree(out, ignore_errors=True)
     out.mkdir()
     (out / name).write_text(text)
-    return out
+    return OutputFolder(out.parent, out.name)
 
 
 def test_patience_is_read_from_the_source_notebook_for_the_quick_profile():
@@ -259,7 +264,7 @@ def test_the_skipped_cells_exist_and_define_nothing_a_kept_cell_uses():
 
 
 def test_upright_is_judged_against_the_transpose_and_familiar_mistakes_are_named(tmp_path):
-    stored = lab4.stored_images(lab4.UPRIGHT_IMAGES, lab4.PROBE_SEED)
+    stored = lab4.stored_images(lab4.UPRIGHT_IMAGES, SECRET.rng("upright"))
     out = tmp_path / "out"
 
     def verdict(array):
@@ -277,16 +282,35 @@ def test_upright_is_judged_against_the_transpose_and_familiar_mistakes_are_named
     assert verdict(half)[3].startswith("upright turns 8 of 16")
     shutil.rmtree(out)
     out.mkdir()
-    assert lab4.upright_part("p", 2, stored, out)[0].verdict == "fail"  # nothing came back
+    assert lab4.upright_part("p", 2, stored, OutputFolder(tmp_path, "out"))[0].verdict == "fail"  # nothing came back
     np.save(tmp_path / "elsewhere.npy", stored.transpose(0, 2, 1))
     (out / "upright.npy").symlink_to(tmp_path / "elsewhere.npy")
-    assert lab4.upright_part("p", 2, stored, out)[0].verdict == "fail"
+    assert lab4.upright_part("p", 2, stored, OutputFolder(tmp_path, "out"))[0].verdict == "fail"
 
 
-def test_the_reference_early_stopping_stops_patience_epochs_after_the_best_and_keeps_its_weights():
-    found = _probes(patience=2)
-    assert found.expected_stops == [{"stopped_after": 5, "weights_of": 3}, {"stopped_after": 5, "weights_of": 3},
-                                    {"stopped_after": 2, "weights_of": 0}, {"stopped_after": None, "weights_of": 6}]
+def _stop_by_hand(val_losses: list[float], patience: int) -> dict:
+    """Early stopping on val_loss with restore_best_weights, written out: the best epoch, and patience after it."""
+    best, waited = 0, 0
+    for epoch in range(1, len(val_losses)):
+        if val_losses[epoch] < val_losses[best]:
+            best, waited = epoch, 0
+        else:
+            waited += 1
+            if waited >= patience:
+                return {"stopped_after": epoch, "weights_of": best}
+    return {"stopped_after": None, "weights_of": len(val_losses) - 1}
+
+
+@pytest.mark.parametrize("key", [b"4", b"5", b"6"])
+def test_the_reference_early_stopping_stops_patience_epochs_after_the_best_and_keeps_its_weights(key):
+    for patience in (2, 3):
+        found = _probes(patience, GradingSecret(key * 32))
+        by_hand = [_stop_by_hand([epoch["val_loss"] for epoch in logs], patience) for logs in found.sequences]
+        assert found.expected_stops == by_hand
+        # Every lesson is there, in the order the secret drew: one never stops, one stops after the first epoch.
+        assert sum(stop["stopped_after"] is None for stop in by_hand) == 1
+        assert {"stopped_after": patience, "weights_of": 0} in by_hand
+    assert _probes(2, GradingSecret(key * 32)).sequences != _probes(2, GradingSecret(b"x" * 32)).sequences
 
 
 @pytest.mark.parametrize("settings, words", [
@@ -324,11 +348,11 @@ def test_early_stopping_facts_are_validated_before_they_are_compared(tmp_path):
                 good | {"runs": [{"stopped_after": "5", "weights_of": 3}] * 4}, [1, 2], "not json"):
         part = verdict(bad if isinstance(bad, str) else json.dumps(bad))
         assert part.verdict == "fail" and "not valid" in part.message, part.message
-    assert "larger than" in verdict(" " * 70_000 + json.dumps(good)).message
+    assert "more than the" in verdict(" " * 70_000 + json.dumps(good)).message
 
 
 def test_class_weights_are_judged_against_scikit_learn_s_balanced_weights(tmp_path):
-    labels = lab4.unbalanced_labels(lab4.CLASSES, lab4.PROBE_SEED)
+    labels = lab4.unbalanced_labels(lab4.CLASSES, SECRET.rng("class-weights"))
     counts = np.bincount(labels, minlength=lab4.CLASSES)
     assert counts.min() >= 1 and counts.max() >= 50 * counts.min()  # every class there, very unequal
     expected = lab4.reference_class_weights(labels, lab4.CLASSES)
@@ -347,6 +371,6 @@ def test_class_weights_are_judged_against_scikit_learn_s_balanced_weights(tmp_pa
     assert "every class from 0 to 46" in verdict(good[:-1])[3]
     assert "every class from 0 to 46" in verdict([*good, [47, 1.0]])[3]
     assert "not usable" in verdict([[str(c), w] for c, w in good])[3]
-    assert "not finite" in verdict([[c, float("nan") if c == 3 else w] for c, w in good])[3]
+    assert "NaN is not a number" in verdict([[c, float("nan") if c == 3 else w] for c, w in good])[3]
     assert verdict([[c, w * (1.01 if c == 5 else 1)] for c, w in good])[3].startswith(
         "balanced_class_weights is wrong for 1 of 47 classes")

@@ -12,9 +12,11 @@ import numpy as np
 import pytest
 
 from autograder import comet_review, feedback, keras_models, notebooks, source, submissions
+from autograder.model_fingerprints import ModelFingerprint
 from autograder.results import (
     NotebookTest, PartResult, SubmissionResult, accuracy_part, judged, not_judged, read_result, write_result
 )
+from autograder.sandbox_output import OutputFolder
 from tests.notebooks import released_notebook, solution_notebook
 
 LAB = "lab1-mnist"
@@ -123,7 +125,7 @@ def test_the_comet_review_flags_a_logged_accuracy_only_against_the_same_images(t
 def test_results_round_trip_through_their_json_file(tmp_path):
     result = SubmissionResult("s1", LAB, "abc", (judged("p", 2, True, "ok", 0.9, 0.85),
                                                  not_judged("q", 2, "timeout", "slow")),
-                              (NotebookTest("p", True, "out"),), ("a note",), 1.5, {"fc": "00"}, "quick",
+                              (NotebookTest("p", True, "out"),), ("a note",), 1.5, {"fc": ModelFingerprint("00")}, "quick",
                               runs={"notebook": {"status": "ok"}})
     path = tmp_path / "results" / "s1.json"
     write_result(result, path)
@@ -141,29 +143,29 @@ def test_results_round_trip_through_their_json_file(tmp_path):
 ])
 def test_predictions_are_validated_before_any_accuracy_is_computed(tmp_path, array, problem):
     np.save(tmp_path / "predictions.npy", array)
-    predictions, message = keras_models._read_predictions(tmp_path / "predictions.npy", 4, 3)
+    predictions, message = keras_models._read_predictions(OutputFolder(tmp_path, "."), 4, 3)
     assert predictions is None and problem in message
 
 
 def test_a_pickled_predictions_file_is_never_unpickled(tmp_path):
     np.save(tmp_path / "predictions.npy", np.array([object()] * 12, dtype=object).reshape(4, 3),
             allow_pickle=True)
-    predictions, message = keras_models._read_predictions(tmp_path / "predictions.npy", 4, 3)
+    predictions, message = keras_models._read_predictions(OutputFolder(tmp_path, "."), 4, 3)
     assert predictions is None and "not a readable array" in message
-    (tmp_path / "raw.npy").write_bytes(pickle.dumps([1, 2]))
-    assert keras_models._read_predictions(tmp_path / "raw.npy", 4, 3)[0] is None
+    (tmp_path / "predictions.npy").write_bytes(pickle.dumps([1, 2]))
+    assert keras_models._read_predictions(OutputFolder(tmp_path, "."), 4, 3)[0] is None
 
 
 def test_a_forged_model_summary_is_refused(tmp_path):
     path = tmp_path / "summary.json"
     path.write_text(json.dumps({"summary": {"layers": [{"kind": {"evil": 1}, "attributes": {}}],
                                             "input_shape": [28], "output_shape": [10], "params": 1}}))
-    summary, problem = keras_models._read_summary(path)
+    summary, problem = keras_models._read_summary(OutputFolder(tmp_path, "."))
     assert summary is None and "not valid" in problem
     path.write_text(json.dumps({"summary": {"layers": [{"kind": "dense", "attributes": {"units": 10},
                                                         "source": "d"}],
                                             "input_shape": [28], "output_shape": [10], "params": 290}}))
-    summary, problem = keras_models._read_summary(path)
+    summary, problem = keras_models._read_summary(OutputFolder(tmp_path, "."))
     assert problem is None and summary.layers[0].attributes == {"units": 10}
 
 
@@ -241,7 +243,7 @@ def test_a_probe_s_files_are_judged_only_when_the_run_and_the_probe_cell_finishe
     (planted / "answer.txt").write_text("right")
 
     def judge(out):
-        return judged("p", 2, (out / "answer.txt").read_text() == "right", "read"), True
+        return judged("p", 2, out.read_text("answer.txt", 100) == "right", "read"), True
 
     probed = notebook_parts.ProbedPart("p", 2, "f", "one call", "", judge)
     options = GradingOptions(profile="quick", data_dir=None)

@@ -1,10 +1,16 @@
 """One module per lab: what its graded parts are and how each is judged.
 
 A lab module provides ``LAB`` (its name) and ``Grader``, a class with
-``setup(scratch, profile)`` (batch-level work done once: evaluation images,
+``setup(scratch, options)`` (batch-level work done once: evaluation images,
 probe inputs, reference results) and ``grade(copy, context)`` (one
 submission's private copy -> part results, in-notebook test results, notes).
 Adding a lab is adding a module here and a line to ``LABS``.
+
+Two rules every grader keeps: each random input a probe is given is drawn from
+the run's secret (``options.secret``, :mod:`autograder.grading_secret`), never
+from a seed in the code, and reaches a notebook only when its probe runs
+(:class:`autograder.notebook_run.ProbeFolders`); and whatever a sandbox leaves
+behind is read only through :mod:`autograder.sandbox_output`.
 """
 
 from __future__ import annotations

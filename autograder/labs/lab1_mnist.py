@@ -19,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from autograder import (
-    comet_review, evaluation_sets, keras_models, keras_steps, notebook_parts, notebook_run, sandbox, source
+    comet_review, evaluation_sets, keras_models, keras_steps, notebook_parts, sandbox, source
 )
 from autograder.keras_models import SavedModel
 from autograder.options import GradingOptions
@@ -38,7 +38,6 @@ COMET_MODELS = {"fully connected": "fc", "cnn": "cnn"}
 TRAIN_STEP = "test-train-step"
 STEP_BATCH = 32
 STEP_STARTS = 2
-STEP_SEED = 1
 
 
 def reference_step(model, batch) -> None:
@@ -80,14 +79,14 @@ class Grader(LabGrader):
         targets = keras_models.model_targets(LAB, MODELS, options.profile)
         evaluation = keras_models.write_evaluation_set(scratch / "evaluation", evaluation_sets.images_for(
             options.evaluation_dir, LAB, CLASSES, lambda: evaluation_sets.official_test_set("mnist", "MNIST")),
-            CLASSES)
+            CLASSES, options.secret.rng(f"{LAB}/perturbed-copies"))
         train_images, train_labels = labkit.data.load("mnist", "train")
-        chosen = labkit.data.stratified_indices(train_labels, STEP_BATCH, seed=STEP_SEED)
+        chosen = labkit.data.stratified_indices(train_labels, STEP_BATCH,
+                                                seed=options.secret.seed(f"{LAB}/train-step/batch"))
         step = keras_steps.write_step_probe(scratch / "step", keras_models.prepare(train_images[chosen]),
-                                            np.asarray(train_labels[chosen]), STEP_STARTS, STEP_SEED,
-                                            reference_step)
-        notebook_run.install_runner(step.folder)
-        for folder in (scratch, evaluation.folder, step.folder):
+                                            np.asarray(train_labels[chosen]), STEP_STARTS,
+                                            options.secret.rng(f"{LAB}/train-step/starts"), reference_step)
+        for folder in (scratch, evaluation.folder):
             sandbox.readable_by_all(folder)
         return Context(points, checks, targets, evaluation, step, source.read(self.released_notebook()),
                        options)
@@ -101,7 +100,7 @@ class Grader(LabGrader):
             context.step.cell_source(),
             lambda probe_out: keras_steps.train_step_part(TRAIN_STEP, context.points[TRAIN_STEP], context.step,
                                                           probe_out))
-        probed_parts, tests, notes = notebook_parts.grade(copy, LAB, context.released, context.step.folder,
+        probed_parts, tests, notes = notebook_parts.grade(copy, LAB, context.released, context.step.folders,
                                                           [probed], list(context.points), context.options, runs)
         parts.update(probed_parts)
         ordered = tuple(parts[part] for part in context.points)

@@ -1,37 +1,34 @@
-"""Grading lab 2 (Fashion-MNIST): one saved Keras CNN, how it was trained, and ``predicted_classes``.
+"""Grading lab 2 (Fashion-MNIST): one saved Keras CNN, how ``compile_and_fit`` trains, and ``predicted_classes``.
 
 The graded cells of ``solutions/lab2-fashion-mnist`` and how each is judged here:
 
 ==========================  ========================================================
 ``test-cnn-model``          ``artifacts/cnn.keras``'s architecture vs the hidden test's spec
-``test-training``           how ``artifacts/cnn.keras`` says it was compiled and trained
+``test-training``           the weights the notebook's ``compile_and_fit`` leaves on a probe model,
+                            vs the source notebook's ``compile_and_fit`` from the same start
 ``test-cnn-accuracy``       its accuracy on the official Fashion-MNIST test images vs the target
 ``test-predicted-classes``  the notebook's ``predicted_classes`` on the grader's probabilities
 ==========================  ========================================================
 
-**Why ``test-training`` is judged from the model file.** The hidden test reads
-``fit``'s history and ``cnn_model.optimizer`` in the student's kernel: the
-epochs, the validation scores, the batches per epoch (batch size and validation
-split), Adam, and a learning rate that decayed to zero. Values in that kernel or
-in ``metrics.json`` are whatever the student's process says. A ``.keras`` file
-records the same facts as data: its compile configuration (the optimizer, its
-learning-rate schedule, the loss, the metrics) and the optimizer's step counter,
-the number of batches the saved weights were trained on. The model probe reads
-them in the sandbox (safe mode), and the grader requires what the exercise asks
-for: Adam with the given cosine schedule from ``CNN_LEARNING_RATE`` over the
-whole run (so the rate is zero at the end), the sparse cross-entropy on
-probabilities, the accuracy metric, and exactly ``CNN_EPOCHS`` epochs of
-``ceil(train images x (1 - VALIDATION_SPLIT) / CNN_BATCH_SIZE)`` batches. These
-settings are read from the source notebook for the grading profile (never
-executed). That the loss went down is what the accuracy part measures: only a
-model that learnt reaches the target. A file forged to record these settings
-still has to carry weights that reach the target.
+**Why ``test-training`` is judged by a probe, not from the model file.** What a
+``.keras`` file says of its training (the compile configuration, the
+optimizer's step counter) is data the student can write without training. So
+the probe (``probes/compile_and_fit.py``) runs the student's own
+``compile_and_fit`` on a small model, from starting weights and on an image
+drawn from the grading run's secret, and the grader runs the source notebook's
+``compile_and_fit`` (the quick profile's settings, as in the sandbox) from the
+same start. The weights must agree: that takes Adam, the cosine schedule from
+``CNN_LEARNING_RATE`` and the sparse cross-entropy, for the schedule's steps. The
+step count and the history's epochs, batches and validation scores must be the
+reference run's too (data from the student's process, checked, never believed
+alone). That the full training went well is what the accuracy part measures.
 """
 
 from __future__ import annotations
 
+import contextlib
+import io
 import math
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,10 +37,11 @@ import numpy as np
 from autograder import (
     comet_review, evaluation_sets, keras_models, notebook_parts, notebook_run, probes, sandbox, source
 )
-from autograder.keras_models import ModelProbe, SavedModel
+from autograder.keras_models import SavedModel
 from autograder.options import GradingOptions
 from autograder.labs import LabGrader
-from autograder.results import Graded, PartResult, judged, not_judged
+from autograder.results import Graded, PartResult, judged
+from autograder.sandbox_output import OutputFolder, OutputRefused
 
 LAB = "lab2-fashion-mnist"
 INPUT_SHAPE = (28, 28, 1)
@@ -54,37 +52,14 @@ COMET_MODELS = {"cnn, batch normalisation, flips": "cnn"}
 TRAINING = "test-training"
 PREDICTED_CLASSES = "test-predicted-classes"
 PROBABILITY_ROWS = 400
-PROBABILITY_SEED = 2
+TRAINING_IMAGES = (300, 700)
+"""The probe's training set holds this many copies of its image, drawn from the run's secret."""
+WEIGHTS_TOLERANCE = {"rtol": 1e-3, "atol": 1e-5}
+"""Two runs of the same recipe agree to float32 rounding; one step of another recipe moves weights by ~1e-3."""
 
 
-@dataclass(frozen=True)
-class Recipe:
-    """The training settings the exercise gives, for the grading profile."""
-
-    train_size: int
-    validation_split: float
-    epochs: int
-    batch_size: int
-    learning_rate: float
-
-    @property
-    def steps(self) -> int:
-        """Batches in the whole run, as ``fit`` counts them (and the notebook's schedule)."""
-        trained_on = int(self.train_size * (1 - self.validation_split))
-        return self.epochs * math.ceil(trained_on / self.batch_size)
-
-
-def recipe_of(solution, profile: str, full_train_size: int) -> Recipe:
-    """The recipe as the source notebook sets it in ``profile`` (the full training set by default)."""
-    given = source.settings(solution, "compile-and-fit", profile)
-    train_size = source.settings(solution, "prepare", profile).get("train_size", full_train_size)
-    return Recipe(int(train_size), float(given["VALIDATION_SPLIT"]), int(given["CNN_EPOCHS"]),
-                  int(given["CNN_BATCH_SIZE"]), float(given["CNN_LEARNING_RATE"]))
-
-
-def probability_matrix(rows: int, seed: int) -> np.ndarray:
+def probability_matrix(rows: int, rng: np.random.Generator) -> np.ndarray:
     """Probabilities over 10 classes, half of the rows hesitant (no value above 0.5), each with one clear maximum."""
-    rng = np.random.default_rng(seed)
     hesitant = rng.dirichlet(np.full(CLASSES, 3.0), size=rows // 2)  # flat: the maximum is rarely above 0.5
     confident = rng.dirichlet(np.full(CLASSES, 0.2), size=rows - rows // 2)
     matrix = np.concatenate([hesitant, confident])[rng.permutation(rows)]
@@ -94,16 +69,55 @@ def probability_matrix(rows: int, seed: int) -> np.ndarray:
 
 
 @dataclass(frozen=True)
+class TrainingRun:
+    """The training probe's inputs, drawn from the run's secret, and what the reference recipe made of them."""
+
+    start: list[np.ndarray]
+    image: np.ndarray
+    label: int
+    count: int
+    after: list[np.ndarray]  # the weights the source notebook's compile_and_fit leaves
+    run: dict  # its step count, epochs, batches per epoch, and that it validated
+
+    def write_inputs(self, folder: Path) -> None:
+        np.savez(folder / "start.npz", *self.start)
+        np.savez(folder / "sample.npz", image=self.image, label=np.int64(self.label), count=np.int64(self.count))
+
+
+def reference_training(solution, rng: np.random.Generator) -> TrainingRun:
+    """Draw the probe's inputs and train the probe model with the source notebook's ``compile_and_fit``.
+
+    The notebook runs in the sandbox with the quick profile's settings, so the
+    reference does too.
+    """
+    import keras
+
+    import labkit
+    from autograder.probes.compile_and_fit import probe_model, trained
+
+    compile_and_fit = source.solution_function(solution, "compile-and-fit", "compile_and_fit",
+                                               {"keras": keras, "math": math, "np": np,
+                                                "profile": labkit.profiles.Profile("quick")})
+    shapes = [tuple(w.shape) for w in probe_model().get_weights()]
+    start = [rng.normal(0.0, 0.05, shape).astype("float32") for shape in shapes]
+    image = keras_models.prepare(rng.integers(0, 256, size=(1, 28, 28), dtype=np.uint8))[0]
+    label, count = int(rng.integers(0, CLASSES)), int(rng.integers(*TRAINING_IMAGES))
+    with contextlib.redirect_stdout(io.StringIO()):  # fit's progress lines
+        after, run = trained(compile_and_fit, start, image, label, count)
+    return TrainingRun(start, image, label, count, after, run)
+
+
+@dataclass(frozen=True)
 class Context:
     """What every submission of a batch is graded against."""
 
     points: dict[str, float]
     check: source.ArchitectureCheck
     target: float
-    recipe: Recipe
     evaluation: keras_models.EvaluationSet
-    probe_dir: Path
+    probes: notebook_run.ProbeFolders
     probabilities: np.ndarray
+    training: TrainingRun
     released: object
     options: GradingOptions
 
@@ -112,43 +126,48 @@ class Grader(LabGrader):
     lab = LAB
 
     def setup(self, scratch: Path, options: GradingOptions) -> Context:
-        """Evaluation images, the probe's probabilities and the reference facts, once per batch."""
+        """Evaluation images, the probes' inputs and the reference facts, once per batch."""
         import labkit
 
         solution, points = self.read_source({CNN.model_part, CNN.accuracy_part, TRAINING, PREDICTED_CLASSES})
-        _, train_labels = labkit.data.load("fashion-mnist", "train")
         evaluation = keras_models.write_evaluation_set(scratch / "evaluation", evaluation_sets.images_for(
             options.evaluation_dir, LAB, CLASSES,
-            lambda: evaluation_sets.official_test_set("fashion-mnist", "Fashion-MNIST")), CLASSES)
-        probe_dir = scratch / "predicted-classes"
-        probe_dir.mkdir(parents=True)
-        probabilities = probability_matrix(PROBABILITY_ROWS, PROBABILITY_SEED)
-        np.save(probe_dir / "probabilities.npy", probabilities, allow_pickle=False)
-        shutil.copyfile(probes.PREDICTED_CLASSES, probe_dir / probes.PREDICTED_CLASSES.name)
-        notebook_run.install_runner(probe_dir)
-        for folder in (scratch, evaluation.folder, probe_dir):
+            lambda: evaluation_sets.official_test_set("fashion-mnist", "Fashion-MNIST")), CLASSES,
+            options.secret.rng(f"{LAB}/perturbed-copies"))
+        folders = notebook_run.probe_folders(scratch, [probes.PREDICTED_CLASSES, probes.COMPILE_AND_FIT])
+        probabilities = probability_matrix(PROBABILITY_ROWS, options.secret.rng(f"{LAB}/predicted-classes"))
+        np.save(folders.inputs / "probabilities.npy", probabilities, allow_pickle=False)
+        training = reference_training(solution, options.secret.rng(f"{LAB}/training"))
+        training.write_inputs(folders.inputs)
+        for folder in (scratch, evaluation.folder):
             sandbox.readable_by_all(folder)
         return Context(points, source.architecture_check(solution, CNN.model_part),
-                       labkit.targets.target(LAB, CNN.name, options.profile),
-                       recipe_of(solution, options.profile, len(train_labels)), evaluation, probe_dir,
-                       probabilities, source.read(self.released_notebook()), options)
+                       labkit.targets.target(LAB, CNN.name, options.profile), evaluation, folders,
+                       probabilities, training, source.read(self.released_notebook()), options)
 
     def grade(self, copy: Path, context: Context) -> Graded:
         runs, points = {}, context.points
         graded = keras_models.grade_model(copy, CNN, points, context.check, context.target, context.evaluation,
-                                          INPUT_SHAPE, context.options.probe_limits, training=True)
+                                          INPUT_SHAPE, context.options.probe_limits)
         runs["cnn model"] = graded.run
-        parts = {CNN.model_part: graded.model_part, CNN.accuracy_part: graded.accuracy_part,
-                 TRAINING: training_part(TRAINING, points[TRAINING], graded.found, context.recipe)}
-        probed = notebook_parts.ProbedPart(
-            PREDICTED_CLASSES, points[PREDICTED_CLASSES], "predicted_classes",
-            f"a matrix of {len(context.probabilities)} x {CLASSES} probabilities",
-            notebook_parts.probe_cell("your predicted_classes on the grader's probabilities.",
-                                      "predicted_classes", context.probe_dir / probes.PREDICTED_CLASSES.name),
-            lambda probe_out: predicted_classes_part(PREDICTED_CLASSES, points[PREDICTED_CLASSES],
-                                                     context.probabilities, probe_out))
-        probed_parts, tests, notes = notebook_parts.grade(copy, LAB, context.released, context.probe_dir,
-                                                          [probed], list(points), context.options, runs)
+        parts = {CNN.model_part: graded.model_part, CNN.accuracy_part: graded.accuracy_part}
+        probed = [
+            notebook_parts.ProbedPart(
+                TRAINING, points[TRAINING], "compile_and_fit",
+                f"{context.training.count} images on a small model",
+                notebook_parts.probe_cell("how your compile_and_fit trains a small model from the grader's start.",
+                                          "compile_and_fit", context.probes.scripts / probes.COMPILE_AND_FIT.name),
+                lambda probe_out: training_part(TRAINING, points[TRAINING], context.training, probe_out)),
+            notebook_parts.ProbedPart(
+                PREDICTED_CLASSES, points[PREDICTED_CLASSES], "predicted_classes",
+                f"a matrix of {len(context.probabilities)} x {CLASSES} probabilities",
+                notebook_parts.probe_cell("your predicted_classes on the grader's probabilities.",
+                                          "predicted_classes", context.probes.scripts / probes.PREDICTED_CLASSES.name),
+                lambda probe_out: predicted_classes_part(PREDICTED_CLASSES, points[PREDICTED_CLASSES],
+                                                         context.probabilities, probe_out)),
+        ]
+        probed_parts, tests, notes = notebook_parts.grade(copy, LAB, context.released, context.probes,
+                                                          probed, list(points), context.options, runs)
         parts.update(probed_parts)
         fingerprints = {CNN.name: graded.fingerprint} if graded.fingerprint is not None else {}
         return Graded(tuple(parts[part] for part in points), tests, tuple(notes), fingerprints, runs)
@@ -162,19 +181,15 @@ class Grader(LabGrader):
 
 
 def predicted_classes_part(part: str, points: float, probabilities: np.ndarray,
-                           probe_out: Path) -> tuple[PartResult, bool]:
+                           probe_out: OutputFolder) -> tuple[PartResult, bool]:
     """The returned classes against the argmax of each row; the bool says whether anything came back."""
-    path = probe_out / "classes.npy"
-    if not path.is_file() or path.is_symlink():
-        return judged(part, points, False, "predicted_classes gave no classes back."), False
     rows = len(probabilities)
-    if path.stat().st_size > rows * 8 + 4096:
-        return judged(part, points, False, "predicted_classes returned more values than there are rows."), True
     try:
-        classes = np.load(path, allow_pickle=False)
-    except Exception as error:
-        return judged(part, points, False, f"predicted_classes' result is not a readable array "
-                                           f"({type(error).__name__})."), True
+        classes = probe_out.read_array("classes.npy", rows * 8 + 4096)
+    except FileNotFoundError:
+        return judged(part, points, False, "predicted_classes gave no classes back."), False
+    except OutputRefused as error:
+        return judged(part, points, False, f"predicted_classes' result is not usable: {error}"), True
     if classes.shape != (rows,):
         return judged(part, points, False, f"For {rows} rows of probabilities predicted_classes returned shape "
                                            f"{classes.shape}, not ({rows},): one class per image."), True
@@ -197,82 +212,45 @@ def predicted_classes_part(part: str, points: float, probabilities: np.ndarray,
                   threshold=threshold), True
 
 
-def training_part(part: str, points: float, found: ModelProbe, recipe: Recipe) -> PartResult:
-    """The compile settings and step count the saved model records, against the exercise's recipe."""
-    if found.training is None:
-        reason = found.training_problem or found.problem or "The model's training settings could not be read."
-        if found.verdict in ("pass", "fail"):
-            return judged(part, points, False, reason, threshold=f"{recipe.steps} steps")
-        return not_judged(part, points, found.verdict, reason)
-    problems, steps = training_problems(found.training, recipe)
-    value = f"{steps} steps" if isinstance(steps, int) else "unknown"
+def training_part(part: str, points: float, reference: TrainingRun,
+                  probe_out: OutputFolder) -> tuple[PartResult, bool]:
+    """The probe model's weights and run counts after the student's ``compile_and_fit``, against the reference's."""
+    shapes = [w.shape for w in reference.after]
+    try:
+        stored = probe_out.read_arrays("after.npz", sum(w.nbytes for w in reference.after) * 2 + 65536,
+                                       kinds="f", max_arrays=len(shapes))
+        run = probe_out.read_json("run.json", 4096)
+    except FileNotFoundError:
+        return judged(part, points, False, "compile_and_fit's training of the probe model gave nothing back."), False
+    except OutputRefused as error:
+        return judged(part, points, False, f"compile_and_fit's result is not usable: {error}"), True
+    after = [stored.get(f"arr_{i}") for i in range(len(shapes))]
+    if len(stored) != len(shapes) or any(w is None or w.shape != shape for w, shape in zip(after, shapes)):
+        return judged(part, points, False, "compile_and_fit changed the probe model's layers."), True
+    problems = run_problems(run if isinstance(run, dict) else {}, reference.run)
+    if not all(np.allclose(w, r, **WEIGHTS_TOLERANCE) for w, r in zip(after, reference.after)):
+        problems.insert(0, "From the same starting weights on the same images, the weights after your "
+                        "compile_and_fit differ from the exercise's: compile with keras.optimizers.Adam(schedule), "
+                        "the sparse categorical cross-entropy, and fit with CNN_BATCH_SIZE, CNN_EPOCHS and "
+                        "VALIDATION_SPLIT.")
+    expected = f"{reference.run['iterations']} steps"
+    value = f"{run.get('iterations')} steps" if isinstance(run, dict) else "unknown"
     if problems:
-        return judged(part, points, False, " ".join(problems), value=value, threshold=f"{recipe.steps} steps")
-    return judged(part, points, True, f"The model was compiled with Adam, the cosine schedule, the sparse "
-                  f"cross-entropy and the accuracy metric, and trained for {recipe.epochs} epochs of "
-                  f"{recipe.steps // recipe.epochs} batches, as the exercise asks.", value=value,
-                  threshold=f"{recipe.steps} steps")
+        return judged(part, points, False, " ".join(problems), value=value, threshold=expected), True
+    return judged(part, points, True, f"From the grader's starting weights, your compile_and_fit trains a probe "
+                  f"model on {reference.count} images exactly as the exercise's does: Adam with the cosine "
+                  f"schedule and the sparse cross-entropy, {reference.run['epochs']} epochs of "
+                  f"{reference.run['steps']} batches with validation.", value=value, threshold=expected), True
 
 
-def training_problems(facts: dict, recipe: Recipe) -> tuple[list[str], int | None]:
-    """Every way the recorded compile settings and step count differ from the recipe (pure)."""
-    config = facts.get("compile_config")
-    steps = facts.get("iterations")
-    steps = steps if isinstance(steps, int) and not isinstance(steps, bool) else None
-    if not isinstance(config, dict) or not config:
-        return ["The saved model is not compiled: compile it in compile_and_fit, train it, then save it."], steps
+def run_problems(found: dict, expected: dict) -> list[str]:
+    """How the counts the student's run reports differ from the reference run's (pure)."""
     problems = []
-    optimizer = config.get("optimizer")
-    optimizer_name = optimizer.get("class_name") if isinstance(optimizer, dict) else optimizer
-    if optimizer_name != "Adam":
-        problems.append(f"The optimizer is {str(optimizer_name)[:50]!r}, not keras.optimizers.Adam.")
-    settings = optimizer.get("config") if isinstance(optimizer, dict) else None
-    schedule = settings.get("learning_rate") if isinstance(settings, dict) else None
-    problems += _schedule_problems(schedule, recipe, steps)
-    if not _is_sparse_cross_entropy(config.get("loss")):
-        problems.append(f"The loss is {str(config.get('loss'))[:80]!r}, not the sparse categorical "
-                        "cross-entropy on probabilities.")
-    if not _has_accuracy(config.get("metrics")):
-        problems.append(f"The metrics are {str(config.get('metrics'))[:80]!r}; compile with metrics=[\"accuracy\"].")
-    per_epoch = recipe.steps // recipe.epochs
-    if steps != recipe.steps:
-        problems.append(f"The optimizer took {steps} steps in all; CNN_EPOCHS = {recipe.epochs} epochs of "
-                        f"{per_epoch} batches (CNN_BATCH_SIZE = {recipe.batch_size}, VALIDATION_SPLIT = "
-                        f"{recipe.validation_split} of {recipe.train_size:,} images) make {recipe.steps}.")
-    return problems, steps
-
-
-def _schedule_problems(schedule, recipe: Recipe, steps: int | None) -> list[str]:
-    if not isinstance(schedule, dict) or schedule.get("class_name") != "CosineDecay":
-        return ["The learning rate is not the given cosine schedule: pass schedule to keras.optimizers.Adam."]
-    settings = schedule.get("config") or {}
-    initial, decay_steps = settings.get("initial_learning_rate"), settings.get("decay_steps")
-    alpha = settings.get("alpha") or 0.0
-    if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (initial, decay_steps, alpha)) \
-            or decay_steps <= 0:
-        return ["The learning-rate schedule's settings are not numbers."]
-    problems = []
-    if not math.isclose(initial, recipe.learning_rate, rel_tol=1e-6):
-        problems.append(f"The schedule starts at {initial:g}, not CNN_LEARNING_RATE = {recipe.learning_rate:g}.")
-    if steps is not None:
-        progress = min(steps, decay_steps) / decay_steps
-        final = initial * ((1 - alpha) * 0.5 * (1 + math.cos(math.pi * progress)) + alpha)
-        if final >= 0.01 * recipe.learning_rate:
-            problems.append(f"The learning rate ended at {final:.2g} instead of decaying to zero: the schedule "
-                            f"decays over {decay_steps:g} steps, the run took {steps}.")
+    for key, what in (("epochs", "epochs (CNN_EPOCHS)"), ("steps", "batches per epoch (CNN_BATCH_SIZE, "
+                      "VALIDATION_SPLIT)"), ("iterations", "optimizer steps in all")):
+        value = found.get(key)
+        if not isinstance(value, int) or isinstance(value, bool) or value != expected[key]:
+            problems.append(f"The run took {str(value)[:20]} {what}, not {expected[key]}.")
+    if found.get("validated") is not True:
+        problems.append("The history has no validation scores: pass validation_split=VALIDATION_SPLIT to fit.")
     return problems
-
-
-def _is_sparse_cross_entropy(loss) -> bool:
-    if isinstance(loss, dict):
-        settings = loss.get("config")
-        if isinstance(settings, dict) and settings.get("from_logits"):
-            return False
-        loss = settings if loss.get("class_name") == "function" else loss.get("class_name")
-    return isinstance(loss, str) and loss.replace("_", "").lower() == "sparsecategoricalcrossentropy"
-
-
-def _has_accuracy(metrics) -> bool:
-    names = [m.get("class_name") if isinstance(m, dict) else m for m in (metrics if isinstance(metrics, list) else [])]
-    return any(isinstance(name, str) and name.replace("_", "").lower() in ("accuracy", "sparsecategoricalaccuracy")
-               for name in names)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import contextlib
 import io
 import json
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -39,6 +38,7 @@ from autograder.keras_models import SavedModel
 from autograder.labs import LabGrader
 from autograder.options import GradingOptions
 from autograder.results import Graded, PartResult, judged
+from autograder.sandbox_output import OutputFolder, OutputRefused
 
 LAB = "lab3-annealing-augmentation"
 INPUT_SHAPE = (28, 28, 1)
@@ -58,16 +58,35 @@ SKIP = frozenset({
 })
 """Cells the grader's notebook run leaves out: they train, evaluate and save the models graded from files."""
 
-INITIAL_RATE = 2e-3
-EPOCH_LOGS = [  # the training loss keeps falling; the validation loss improves twice, then stalls
-    {"loss": 1.0 - 0.05 * epoch, "val_loss": val_loss}
-    for epoch, val_loss in enumerate([1.0, 0.8, 0.8, 0.8, 0.8, 0.8, 0.8, 0.7, 0.7, 0.7])
-]
+ANNEALED_EPOCHS = 12
 AUGMENTED_IMAGES = 64
 FACTORS = ("factor", "height_factor", "width_factor")
 """Settings compared by their largest magnitude: 0.08 and (-0.08, 0.08) are the same range."""
 SETTINGS = ("fill_mode", "fill_value", "interpolation")
 MAX_LAYERS_BYTES = 64 * 2**10
+
+
+def stalling_epochs(rng: np.random.Generator, epochs: int = ANNEALED_EPOCHS) -> tuple[list[dict], float]:
+    """Epoch logs whose validation loss improves and stalls by turns, and a starting learning rate.
+
+    Drawn from the run's secret, so that no table of learning rates made in
+    advance fits them. The training loss always falls (an annealer must watch
+    the validation loss); each improvement is far above any ``min_delta`` a
+    callback would use, and a stall keeps the loss or raises it a little.
+    """
+    val_loss, logs = 1.0, []
+    stalls_left = 0
+    for epoch in range(epochs):
+        if epoch > 0:
+            if stalls_left == 0 and rng.random() < 0.4:
+                stalls_left = int(rng.integers(2, 5))
+            if stalls_left:
+                stalls_left -= 1
+                val_loss += float(rng.choice([0.0, rng.uniform(0.001, 0.02)]))
+            else:
+                val_loss -= float(rng.uniform(0.02, 0.1)) * val_loss
+        logs.append({"loss": round(1.0 - 0.05 * epoch, 6), "val_loss": round(val_loss, 6)})
+    return logs, float(10 ** rng.uniform(-3.3, -2.3))
 
 
 @dataclass(frozen=True)
@@ -78,7 +97,8 @@ class Context:
     check: source.ArchitectureCheck
     targets: dict[str, float]
     evaluation: keras_models.EvaluationSet
-    probe_dir: Path
+    probes: notebook_run.ProbeFolders
+    epoch_logs: list[dict]
     reference_rates: np.ndarray
     reference_layers: list[dict]
     images: np.ndarray
@@ -98,26 +118,24 @@ class Grader(LabGrader):
         solution, points = self.read_source(keras_models.graded_parts(MODELS) | {ANNEALER, AUGMENTATION})
         evaluation = keras_models.write_evaluation_set(scratch / "evaluation", evaluation_sets.images_for(
             options.evaluation_dir, LAB, CLASSES, lambda: evaluation_sets.official_test_set("mnist", "MNIST")),
-            CLASSES)
+            CLASSES, options.secret.rng(f"{LAB}/perturbed-copies"))
         build_annealer = source.solution_function(solution, "annealer", "build_annealer", {"keras": keras})
         build_augmentation = source.solution_function(solution, "augmentation", "build_augmentation",
                                                       {"keras": keras})
         train_images, train_labels = labkit.data.load("mnist", "train")
-        chosen = labkit.data.stratified_indices(train_labels, AUGMENTED_IMAGES, seed=3)
+        chosen = labkit.data.stratified_indices(train_labels, AUGMENTED_IMAGES,
+                                                seed=options.secret.seed(f"{LAB}/augmentation/images"))
         images = keras_models.prepare(train_images[chosen])
-        probe_dir = scratch / "probes"
-        probe_dir.mkdir(parents=True)
-        (probe_dir / "epoch_logs.json").write_text(json.dumps({"epoch_logs": EPOCH_LOGS,
-                                                               "initial_rate": INITIAL_RATE}))
-        np.save(probe_dir / "images.npy", images, allow_pickle=False)
-        for script in (probes.ANNEALER, probes.AUGMENTATION):
-            shutil.copyfile(script, probe_dir / script.name)
-        notebook_run.install_runner(probe_dir)
-        for folder in (scratch, evaluation.folder, probe_dir):
+        epoch_logs, initial_rate = stalling_epochs(options.secret.rng(f"{LAB}/annealer/epochs"))
+        folders = notebook_run.probe_folders(scratch, [probes.ANNEALER, probes.AUGMENTATION])
+        (folders.inputs / "epoch_logs.json").write_text(json.dumps({"epoch_logs": epoch_logs,
+                                                                    "initial_rate": initial_rate}))
+        np.save(folders.inputs / "images.npy", images, allow_pickle=False)
+        for folder in (scratch, evaluation.folder):
             sandbox.readable_by_all(folder)
         return Context(points, source.architecture_check(solution, "test-cnn-model"),
                        keras_models.model_targets(LAB, MODELS, options.profile),
-                       evaluation, probe_dir, reference_rates(build_annealer),
+                       evaluation, folders, epoch_logs, reference_rates(build_annealer, epoch_logs, initial_rate),
                        layer_settings(build_augmentation()), images, source.read(self.released_notebook()),
                        options)
 
@@ -125,28 +143,27 @@ class Grader(LabGrader):
         checks = {model.model_part: context.check for model in MODELS}  # one part: all three are build_cnn's
         models = keras_models.grade_models(copy, MODELS, context.points, checks, context.targets,
                                            context.evaluation, INPUT_SHAPE, context.options.probe_limits)
+        # The architecture part is plain.keras'; each file's accuracy counts only if that file is build_cnn's CNN.
         plain = models.by_name["plain"]
-        parts = {plain.model_part.part: plain.model_part, plain.accuracy_part.part: plain.accuracy_part}
-        for name, graded in models.by_name.items():  # the architecture part is plain.keras'
-            if name != "plain":
-                parts[graded.accuracy_part.part] = only_for_the_cnn(graded.accuracy_part, graded.model_part,
-                                                                    f"{name}.keras")
+        parts = {plain.model_part.part: plain.model_part,
+                 **{graded.accuracy_part.part: graded.accuracy_part for graded in models.by_name.values()}}
         fingerprints, runs = models.fingerprints, models.runs
         points = context.points
         probed = [
             notebook_parts.ProbedPart(
-                ANNEALER, points[ANNEALER], "build_annealer", f"{len(EPOCH_LOGS)} epochs of a tiny model",
+                ANNEALER, points[ANNEALER], "build_annealer", f"{len(context.epoch_logs)} epochs of a tiny model",
                 notebook_parts.probe_cell("the learning rates your annealer sets while the validation loss "
-                                          "stalls.", "build_annealer", context.probe_dir / probes.ANNEALER.name),
-                lambda out: annealer_part(ANNEALER, points[ANNEALER], context.reference_rates, out)),
+                                          "stalls.", "build_annealer", context.probes.scripts / probes.ANNEALER.name),
+                lambda out: annealer_part(ANNEALER, points[ANNEALER], context.epoch_logs, context.reference_rates,
+                                          out)),
             notebook_parts.ProbedPart(
                 AUGMENTATION, points[AUGMENTATION], "build_augmentation", f"a batch of {AUGMENTED_IMAGES} images",
                 notebook_parts.probe_cell("your augmentation's layers, and what it does to a batch.",
-                                          "build_augmentation", context.probe_dir / probes.AUGMENTATION.name),
+                                          "build_augmentation", context.probes.scripts / probes.AUGMENTATION.name),
                 lambda out: augmentation_part(AUGMENTATION, points[AUGMENTATION], context.reference_layers,
                                               context.images, out)),
         ]
-        probed_parts, tests, notes = notebook_parts.grade(copy, LAB, context.released, context.probe_dir, probed,
+        probed_parts, tests, notes = notebook_parts.grade(copy, LAB, context.released, context.probes, probed,
                                                           list(points), context.options, runs, skip=SKIP)
         parts.update(probed_parts)
         return Graded(tuple(parts[part] for part in points), tests, tuple(notes), fingerprints, runs)
@@ -160,21 +177,12 @@ class Grader(LabGrader):
 # --- judging what came back ---------------------------------------------------------------------
 
 
-def only_for_the_cnn(accuracy: PartResult, architecture: PartResult, file: str) -> PartResult:
-    """An accuracy counts only for the lab's CNN: the three runs compare training, not architectures."""
-    if accuracy.verdict != "pass" or architecture.verdict == "pass":
-        return accuracy
-    return judged(accuracy.part, accuracy.max_points, False,
-                  f"{file} is not build_cnn's CNN, so its accuracy ({accuracy.value:.2%}) does not count. "
-                  f"{architecture.message}", value=accuracy.value, threshold=accuracy.threshold)
-
-
-def reference_rates(build_annealer) -> np.ndarray:
-    """The reference annealer's learning rates through :data:`EPOCH_LOGS`, its messages kept off the grader's output."""
+def reference_rates(build_annealer, epoch_logs: list[dict], initial_rate: float) -> np.ndarray:
+    """The reference annealer's learning rates through ``epoch_logs``, its messages kept off the grader's output."""
     from autograder.probes.annealer import rates_while_driven
 
     with contextlib.redirect_stdout(io.StringIO()):
-        return rates_while_driven(build_annealer(), EPOCH_LOGS, INITIAL_RATE)
+        return rates_while_driven(build_annealer(), epoch_logs, initial_rate)
 
 
 def layer_settings(augmentation) -> list[dict]:
@@ -186,9 +194,10 @@ def layer_settings(augmentation) -> list[dict]:
                                   for layer in layers], default=plain))
 
 
-def annealer_part(part: str, points: float, reference: np.ndarray, probe_out: Path) -> tuple[PartResult, bool]:
+def annealer_part(part: str, points: float, epoch_logs: list[dict], reference: np.ndarray,
+                  probe_out: OutputFolder) -> tuple[PartResult, bool]:
     """The learning rate after each epoch against the reference annealer's; the bool: anything came back."""
-    rates, problem = _read_array(probe_out / "rates.npy", reference.shape, reference.size * 8 + 4096)
+    rates, problem = _read_array(probe_out, "rates.npy", reference.shape, reference.size * 8 + 4096)
     if rates is None:
         return judged(part, points, False, f"The annealer's learning rates: {problem}"), problem != "none came back"
     shown = ", ".join(f"{rate:.2g}" for rate in rates)
@@ -198,22 +207,23 @@ def annealer_part(part: str, points: float, reference: np.ndarray, probe_out: Pa
                       f"annealer sets the learning rates {shown}, as the exercise's does.",
                       value=shown, threshold=wanted), True
     first = int(np.argmax(~np.isclose(rates, reference, rtol=1e-4, atol=0.0)))
+    losses = ", ".join(f"{logs['val_loss']:.3f}" for logs in epoch_logs)
     return judged(part, points, False, f"Through {len(reference)} epochs (training loss always falling, "
-                  f"validation loss stalling after epoch 2 and after epoch 8) the learning rates should be "
-                  f"{wanted}; yours are {shown}, first different after epoch {first + 1}. Check what it "
-                  "monitors, factor, patience and min_lr.", value=shown, threshold=wanted), True
+                  f"validation losses {losses}) the learning rates should be {wanted}; yours are {shown}, "
+                  f"first different after epoch {first + 1}. Check what it monitors, factor, patience and "
+                  "min_lr.", value=shown, threshold=wanted), True
 
 
 def augmentation_part(part: str, points: float, reference: list[dict], images: np.ndarray,
-                      probe_out: Path) -> tuple[PartResult, bool]:
+                      probe_out: OutputFolder) -> tuple[PartResult, bool]:
     """The layers' settings and the batches, against the reference augmentation and the exercise's rules."""
-    layers, problem = _read_layers(probe_out / "layers.json")
+    layers, problem = _read_layers(probe_out)
     limit = images.nbytes + 4096
-    training, training_problem = _read_array(probe_out / "training.npy", images.shape, limit)
-    inference, inference_problem = _read_array(probe_out / "inference.npy", images.shape, limit)
+    training, training_problem = _read_array(probe_out, "training.npy", images.shape, limit)
+    inference, inference_problem = _read_array(probe_out, "inference.npy", images.shape, limit)
     if layers is None or training is None or inference is None:
         reason = problem or training_problem or inference_problem
-        came_back = (probe_out / "layers.json").exists()
+        came_back = probe_out.exists("layers.json")
         return judged(part, points, False, f"The augmentation could not be checked: {reason}"), came_back
     problems = layer_problems(layers, reference)
     problems += batch_problems(images, training, inference)
@@ -270,32 +280,25 @@ def _largest(value) -> float | None:
     return float(max(abs(v) for v in values))
 
 
-def _read_layers(path: Path) -> tuple[list[dict] | None, str | None]:
-    if not path.is_file() or path.is_symlink():
-        return None, "no description of its layers came back."
-    if path.stat().st_size > MAX_LAYERS_BYTES:
-        return None, "the description of its layers is implausibly large."
+def _read_layers(probe_out: OutputFolder) -> tuple[list[dict] | None, str | None]:
     try:
-        layers = json.loads(path.read_text(encoding="utf-8"))
-    except ValueError:
-        return None, "the description of its layers is not valid JSON."
+        layers = probe_out.read_json("layers.json", MAX_LAYERS_BYTES)
+    except FileNotFoundError:
+        return None, "no description of its layers came back."
+    except OutputRefused as error:
+        return None, f"the description of its layers is not usable ({error})"
     if not isinstance(layers, list) or not all(isinstance(layer, dict) for layer in layers):
         return None, "the description of its layers is not a list of layers."
     return layers, None
 
 
-def _read_array(path: Path, shape: tuple[int, ...], limit: int) -> tuple[np.ndarray | None, str | None]:
+def _read_array(probe_out: OutputFolder, name: str, shape: tuple[int, ...],
+                limit: int) -> tuple[np.ndarray | None, str | None]:
     """A float array of ``shape`` from the probe, or why not ("none came back" when there is no file)."""
-    if not path.is_file() or path.is_symlink():
-        return None, "none came back"
-    if path.stat().st_size > limit:
-        return None, f"{path.name} is larger than an array of shape {shape} can be."
     try:
-        array = np.load(path, allow_pickle=False)
-    except Exception as error:
-        return None, f"{path.name} is not a readable array ({type(error).__name__})."
-    if array.shape != tuple(shape):
-        return None, f"{path.name} has shape {array.shape}, not {tuple(shape)}."
-    if array.dtype.kind != "f":
-        return None, f"{path.name} holds {array.dtype} values, not floating-point numbers."
+        array = probe_out.read_array(name, limit, kinds="f", shape=shape)
+    except FileNotFoundError:
+        return None, "none came back"
+    except OutputRefused as error:
+        return None, str(error)
     return array.astype("float64", copy=False), None

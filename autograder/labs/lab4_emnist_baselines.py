@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -53,6 +52,8 @@ from autograder import (
 from autograder.keras_models import SavedModel
 from autograder.labs import LabGrader
 from autograder.options import GradingOptions
+from autograder.grading_secret import GradingSecret
+from autograder.sandbox_output import OutputFolder, OutputRefused
 from autograder.results import Graded, PartResult, judged
 
 LAB = "lab4-emnist-baselines"
@@ -78,7 +79,6 @@ cells that need their results). Nothing a probe or a kept test cell uses is defi
 
 UPRIGHT_IMAGES = 16
 LABEL_COUNT_RANGE = (1, 400)  # images per class in the class-weight probe's labels: rare to common
-PROBE_SEED = 4
 UPRIGHT_PROBE = probes.FOLDER / "lab4_upright.py"
 EARLY_STOPPING_PROBE = probes.FOLDER / "lab4_early_stopping.py"
 CLASS_WEIGHTS_PROBE = probes.FOLDER / "lab4_class_weights.py"
@@ -96,14 +96,13 @@ def held_out_set() -> evaluation_sets.Images:
 # --- the probes' inputs and the grader's own references (pure) ------------------------------------
 
 
-def stored_images(count: int, seed: int) -> np.ndarray:
+def stored_images(count: int, rng: np.random.Generator) -> np.ndarray:
     """Random uint8 images (count, 28, 28): no symmetry, so only the transpose turns them "upright"."""
-    return np.random.default_rng(seed).integers(0, 256, size=(count, 28, 28), dtype=np.uint8)
+    return rng.integers(0, 256, size=(count, 28, 28), dtype=np.uint8)
 
 
-def unbalanced_labels(classes: int, seed: int) -> np.ndarray:
+def unbalanced_labels(classes: int, rng: np.random.Generator) -> np.ndarray:
     """Shuffled int64 labels in which every class occurs, between 1 and a few hundred times."""
-    rng = np.random.default_rng(seed)
     low, high = LABEL_COUNT_RANGE
     counts = np.unique(np.geomspace(low, high, classes).round().astype(int))  # distinct sizes
     counts = np.concatenate([counts, rng.integers(low, high, classes - len(counts))])[rng.permutation(classes)]
@@ -118,26 +117,36 @@ def reference_class_weights(labels: np.ndarray, classes: int) -> np.ndarray:
     return compute_class_weight("balanced", classes=np.arange(classes), y=labels)
 
 
-def epoch_logs(patience: int) -> list[list[dict]]:
-    """Sequences of epoch logs for the early-stopping probe, each one lesson of the exercise.
+def epoch_logs(patience: int, rng: np.random.Generator) -> list[list[dict]]:
+    """Sequences of epoch logs for the early-stopping probe, each one lesson of the exercise, in random order.
 
     The training loss always falls and the validation accuracy always rises, so
-    a callback that monitors either never stops; only ``val_loss`` turns.
+    a callback that monitors either never stops; only ``val_loss`` turns. Where
+    it turns, by how much and from where are drawn from the run's secret.
     """
 
     def logs(val_losses):
-        return [{"loss": 1.0 - 0.04 * epoch, "accuracy": 0.5 + 0.02 * epoch, "val_loss": float(value),
+        return [{"loss": 1.0 - 0.04 * epoch, "accuracy": 0.5 + 0.02 * epoch, "val_loss": round(float(value), 6),
                  "val_accuracy": 0.5 + 0.01 * epoch} for epoch, value in enumerate(val_losses)]
 
-    def worse_than(best):
-        return [best + 0.01 * (k + 1) for k in range(patience + 3)]
+    def improving(start, epochs):
+        return list(start - np.cumsum(rng.uniform(0.02, 0.1, epochs)))
 
-    return [
-        logs([1.0, 0.8, 0.7, 0.65, *worse_than(0.65)]),  # improves, then turns up for good
-        logs([1.0, 0.9, *worse_than(0.9)[:patience - 1], 0.85, *worse_than(0.85)]),  # a pause, not the end
-        logs([0.5 + 0.05 * k for k in range(patience + 3)]),  # the first epoch is the best
-        logs([1.0 - 1e-4 * k for k in range(patience + 5)]),  # small improvements all along: never stops
+    def worse_than(best, epochs):
+        return list(best + np.cumsum(rng.uniform(0.005, 0.03, epochs)))
+
+    start = float(rng.uniform(0.8, 1.5))
+    turning = [start, *improving(start, int(rng.integers(1, 5)))]
+    paused = [start, *improving(start, int(rng.integers(0, 3)))]
+    paused += worse_than(paused[-1], patience - 1)
+    paused += improving(min(paused), 1)
+    lessons = [
+        logs(turning + worse_than(turning[-1], patience + 3)),  # improves, then turns up for good
+        logs(paused + worse_than(paused[-1], patience + 3)),  # a pause, not the end
+        logs([start, *worse_than(start, patience + 2)]),  # the first epoch is the best
+        logs(start - np.cumsum(rng.uniform(5e-5, 2e-4, patience + 5))),  # small improvements all along: never stops
     ]
+    return [lessons[k] for k in rng.permutation(len(lessons))]
 
 
 def reference_early_stopping(patience: int, sequences: list[list[dict]]) -> list[dict]:
@@ -152,9 +161,9 @@ def reference_early_stopping(patience: int, sequences: list[list[dict]]) -> list
 
 @dataclass(frozen=True)
 class Probes:
-    """The batch's probe inputs (all in ``folder``, mounted read-only) and the references for them."""
+    """The batch's probe folders, their inputs (drawn from the run's secret) and the references for them."""
 
-    folder: Path
+    folders: notebook_run.ProbeFolders
     stored: np.ndarray
     patience: int
     sequences: list[list[dict]]
@@ -163,19 +172,16 @@ class Probes:
     expected_weights: np.ndarray
 
 
-def write_probes(folder: Path, patience: int) -> Probes:
-    """The three probe scripts and their inputs in ``folder``, the references computed here."""
-    folder.mkdir(parents=True)
-    stored = stored_images(UPRIGHT_IMAGES, PROBE_SEED)
-    labels = unbalanced_labels(CLASSES, PROBE_SEED)
-    sequences = epoch_logs(patience)
-    np.save(folder / "stored.npy", stored, allow_pickle=False)
-    np.save(folder / "labels.npy", labels, allow_pickle=False)
-    (folder / "epoch_logs.json").write_text(json.dumps(sequences))
-    for script in (UPRIGHT_PROBE, EARLY_STOPPING_PROBE, CLASS_WEIGHTS_PROBE):
-        shutil.copyfile(script, folder / script.name)
-    notebook_run.install_runner(folder)
-    return Probes(folder, stored, patience, sequences, reference_early_stopping(patience, sequences), labels,
+def write_probes(scratch: Path, patience: int, secret: GradingSecret) -> Probes:
+    """The three probe scripts and their inputs, drawn from the run's secret, under ``scratch``; the references."""
+    folders = notebook_run.probe_folders(scratch, [UPRIGHT_PROBE, EARLY_STOPPING_PROBE, CLASS_WEIGHTS_PROBE])
+    stored = stored_images(UPRIGHT_IMAGES, secret.rng(f"{LAB}/upright"))
+    labels = unbalanced_labels(CLASSES, secret.rng(f"{LAB}/class-weights"))
+    sequences = epoch_logs(patience, secret.rng(f"{LAB}/early-stopping"))
+    np.save(folders.inputs / "stored.npy", stored, allow_pickle=False)
+    np.save(folders.inputs / "labels.npy", labels, allow_pickle=False)
+    (folders.inputs / "epoch_logs.json").write_text(json.dumps(sequences))
+    return Probes(folders, stored, patience, sequences, reference_early_stopping(patience, sequences), labels,
                   reference_class_weights(labels, CLASSES))
 
 
@@ -203,10 +209,10 @@ class Grader(LabGrader):
         targets = keras_models.model_targets(LAB, MODELS, options.profile)
         evaluation = keras_models.write_evaluation_set(
             scratch / "evaluation", evaluation_sets.images_for(options.evaluation_dir, LAB, CLASSES, held_out_set),
-            CLASSES)
+            CLASSES, options.secret.rng(f"{LAB}/perturbed-copies"))
         patience = int(source.settings(solution, "early-stopping", "quick")["PATIENCE"])
-        probed = write_probes(scratch / "probes", patience)
-        for folder in (scratch, evaluation.folder, probed.folder):
+        probed = write_probes(scratch, patience, options.secret)
+        for folder in (scratch, evaluation.folder):
             sandbox.readable_by_all(folder)
         return Context(points, checks, targets, evaluation, probed, source.read(self.released_notebook()),
                        options)
@@ -216,7 +222,7 @@ class Grader(LabGrader):
                                            context.evaluation, INPUT_SHAPE, context.options.probe_limits)
         parts, fingerprints, runs = models.parts(), models.fingerprints, models.runs
         probed_parts, tests, notes = notebook_parts.grade(
-            copy, LAB, context.released, context.probes.folder, probed_parts_of(context), list(context.points),
+            copy, LAB, context.released, context.probes.folders, probed_parts_of(context), list(context.points),
             context.options, runs, skip=SKIP)
         parts.update(probed_parts)
         return Graded(tuple(parts[part] for part in context.points), tests, tuple(notes), fingerprints, runs)
@@ -232,7 +238,7 @@ def probed_parts_of(context: Context) -> list[notebook_parts.ProbedPart]:
     found, points = context.probes, context.points
 
     def cell(purpose: str, function: str, script: Path) -> str:
-        return notebook_parts.probe_cell(purpose, function, found.folder / script.name)
+        return notebook_parts.probe_cell(purpose, function, found.folders.scripts / script.name)
 
     return [
         notebook_parts.ProbedPart(
@@ -257,27 +263,21 @@ def probed_parts_of(context: Context) -> list[notebook_parts.ProbedPart]:
 # --- judging what came back (each returns the result, and whether anything came back) ---------------
 
 
-def _result_file(out: Path, name: str, max_bytes: int) -> tuple[Path | None, str | None]:
-    """``out/name`` when it is a plain file of plausible size, else why not (None, None: nothing there)."""
-    path = out / name
-    if path.is_symlink():
-        return None, f"{name} is a link, not the probe's result."
-    if not path.is_file():
-        return None, None
-    if path.stat().st_size > max_bytes:
-        return None, f"{name} is larger than the result can be."
-    return path, None
-
-
-def upright_part(part: str, points: float, stored: np.ndarray, probe_out: Path) -> tuple[PartResult, bool]:
-    """The images ``upright`` returned, against the transpose of each stored image."""
-    path, problem = _result_file(probe_out, "upright.npy", stored.size * 8 + 4096)
-    if path is None:
-        return judged(part, points, False, problem or "upright gave no images back."), problem is not None
+def _read_result(out: OutputFolder, name: str, max_bytes: int, read) -> tuple[object, str | None]:
+    """``read(out, name, max_bytes)``, or why not (``(None, None)``: nothing came back)."""
     try:
-        turned = np.load(path, allow_pickle=False)
-    except Exception as error:
-        return judged(part, points, False, f"upright's result is not a readable array ({type(error).__name__})."), True
+        return read(out, name, max_bytes), None
+    except FileNotFoundError:
+        return None, None
+    except OutputRefused as error:
+        return None, str(error)
+
+
+def upright_part(part: str, points: float, stored: np.ndarray, probe_out: OutputFolder) -> tuple[PartResult, bool]:
+    """The images ``upright`` returned, against the transpose of each stored image."""
+    turned, problem = _read_result(probe_out, "upright.npy", stored.size * 8 + 4096, OutputFolder.read_array)
+    if turned is None:
+        return judged(part, points, False, problem or "upright gave no images back."), problem is not None
     if turned.shape != stored.shape:
         return judged(part, points, False, f"For images of shape {stored.shape} upright returned shape "
                                            f"{turned.shape}: keep the shape (images, rows, columns)."), True
@@ -305,13 +305,13 @@ def _orientation_hint(stored: np.ndarray, turned: np.ndarray) -> str:
     return "the images it returns are not the transposed ones."
 
 
-def early_stopping_part(part: str, points: float, found: Probes, probe_out: Path) -> tuple[PartResult, bool]:
+def early_stopping_part(part: str, points: float, found: Probes, probe_out: OutputFolder) -> tuple[PartResult, bool]:
     """Where the student's callback stopped and whose weights it kept, against Keras' EarlyStopping."""
-    path, problem = _result_file(probe_out, "facts.json", 64 * 1024)
-    if path is None:
+    data, problem = _read_result(probe_out, "facts.json", 64 * 1024, OutputFolder.read_json)
+    if data is None:
         return judged(part, points, False, problem or "early_stopping gave no result back."), problem is not None
     try:
-        facts = read_stopping_facts(path.read_text(encoding="utf-8"), len(found.sequences))
+        facts = read_stopping_facts(data, len(found.sequences))
     except ValueError as error:
         return judged(part, points, False, f"The probe's report on early_stopping is not valid ({error})."), True
     problems = stopping_problems(facts, found)
@@ -326,9 +326,8 @@ def early_stopping_part(part: str, points: float, found: Probes, probe_out: Path
                   "restore_best_weights=True) does.", value, threshold), True
 
 
-def read_stopping_facts(text: str, runs: int) -> dict:
+def read_stopping_facts(data, runs: int) -> dict:
     """The probe's JSON, checked to be ``{"new_each_call": bool, "runs": [{stopped_after, weights_of}] * runs}``."""
-    data = json.loads(text)
     if not isinstance(data, dict) or not isinstance(data.get("new_each_call"), bool):
         raise ValueError("not a report")
     found = data.get("runs")
@@ -387,15 +386,15 @@ def _weights(epoch: int | None) -> str:
 
 
 def class_weights_part(part: str, points: float, labels: np.ndarray, expected: np.ndarray,
-                       probe_out: Path) -> tuple[PartResult, bool]:
+                       probe_out: OutputFolder) -> tuple[PartResult, bool]:
     """The weights ``balanced_class_weights`` returned, against scikit-learn's balanced weights."""
     classes = len(expected)
-    path, problem = _result_file(probe_out, "weights.json", classes * 64 + 4096)
-    if path is None:
+    pairs, problem = _read_result(probe_out, "weights.json", classes * 64 + 4096, OutputFolder.read_json)
+    if pairs is None:
         return judged(part, points, False, problem or "balanced_class_weights gave no weights back."), \
             problem is not None
     try:
-        weights = read_class_weights(path.read_text(encoding="utf-8"), classes)
+        weights = read_class_weights(pairs, classes)
     except ValueError as error:
         return judged(part, points, False, f"balanced_class_weights' result is not usable: {error}."), True
     counts = np.bincount(labels, minlength=classes)
@@ -415,9 +414,8 @@ def class_weights_part(part: str, points: float, labels: np.ndarray, expected: n
     return judged(part, points, False, message, value, threshold), True
 
 
-def read_class_weights(text: str, classes: int) -> np.ndarray:
+def read_class_weights(pairs, classes: int) -> np.ndarray:
     """The probe's ``[[class, weight], ...]`` as one weight per class 0..classes-1, each finite."""
-    pairs = json.loads(text)
     if not isinstance(pairs, list) or len(pairs) > 10 * classes:
         raise ValueError("not a list of (class, weight) pairs")
     weights: dict[int, float] = {}

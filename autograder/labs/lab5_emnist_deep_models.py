@@ -12,8 +12,8 @@ The graded cells of ``solutions/lab5-emnist-deep-models`` and how each is judged
 ``test-spinal-head``      the notebook's ``SpinalHead``, built by a probe cell for two shapes the grader
                           chose; its state dict, loaded into ``models.SpinalHead``, must give the same
                           outputs; evaluation mode deterministic, dropout active in training mode
-``test-optimizers``       ``pretrain_optimizer`` / ``finetune_optimizer`` take three steps with fixed
-                          gradients on a small layer, for three settings of the grid; compared with
+``test-optimizers``       ``pretrain_optimizer`` / ``finetune_optimizer`` take three steps with the
+                          grader's gradients on a small layer, for three settings of the grid; compared with
                           ``torch.optim.SGD(lr, momentum, weight_decay)`` / ``Adam(lr=FINETUNE_LEARNING_RATE)``
 ``test-vgg-accuracy``     ``artifacts/vgg.safetensors`` loaded strictly into ``models.VGG(62, width,
                           batch_norm=True)``: its accuracy on the held-out images
@@ -52,11 +52,8 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import hashlib
-import io
 import json
 import math
-import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,12 +61,16 @@ from pathlib import Path
 import numpy as np
 
 from autograder import (
-    comet_review, evaluation_sets, notebook_parts, notebook_run, probes, sandbox, sandbox_output, source, torch_models
+    comet_review, evaluation_sets, notebook_parts, notebook_run, perturbed_copies, probes, sandbox, source,
+    torch_models
 )
+from autograder.grading_secret import GradingSecret
 from autograder.labs import LabGrader
 from autograder.options import GradingOptions
-from autograder.results import Graded, PartResult, accuracy_part, judged, not_judged
+from autograder.results import Graded, PartResult, accuracy_part, gated, judged, not_judged
+from autograder.sandbox_output import OutputFolder, OutputRefused
 from autograder.torch_models import Predictions, Reference
+from autograder.untrusted import finite_float, loads_json
 
 LAB = "lab5-emnist-deep-models"
 CLASSES, MNIST_CLASSES = 62, 10
@@ -91,13 +92,12 @@ LENET_IMAGES = 16
 """Held-out images the notebook's LeNet class runs on, to compare its forward pass with the reference's."""
 HEADS = ((3136, 50, 62, 4), (10, 3, 4, 5))
 """The SpinalHead shapes the probe builds (in_features, units, num_classes, layers): the lab's, and an odd one."""
-HEAD_ROWS, HEAD_SEED = 7, 5
+HEAD_ROWS = 7
 SETTINGS = ({"learning_rate": 0.1, "batch_size": 16, "momentum": 0.9, "weight_decay": 1e-2},
             {"learning_rate": 0.01, "batch_size": 64, "momentum": 0.0, "weight_decay": 1e-3},
             {"learning_rate": 0.001, "batch_size": 32, "momentum": 0.95, "weight_decay": 0.0})
 """Settings of ``models.SGD_GRID`` that tell momentum and weight decay apart."""
-STEPS, LAYER_SHAPE, OPTIMIZER_SEED = 3, (3, 4), 7
-SCORES_SEED = 3
+STEPS, LAYER_SHAPE = 3, (3, 4)
 
 
 # --- what the source notebook says -----------------------------------------------------------------
@@ -150,7 +150,7 @@ def vgg_width(metrics_file: Path, model: str, choices: VGGChoices) -> float:
     if metrics_file.stat().st_size > 2**20:
         raise RecordError("artifacts/metrics.json is larger than the save cell can write; it was not read.")
     try:
-        record = json.loads(metrics_file.read_text(encoding="utf-8"))[model]
+        record = loads_json(metrics_file.read_bytes(), max_bytes=2**20)[model]
         width, options = record["width"], record.get("options", {})
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
         raise RecordError(f"artifacts/metrics.json has no readable {model!r} record with its width: run the save "
@@ -178,9 +178,8 @@ class OptimizerReference:
     finetune_learning_rate: float
 
 
-def optimizer_inputs(seed: int = OPTIMIZER_SEED) -> tuple[dict[str, np.ndarray], list]:
+def optimizer_inputs(rng: np.random.Generator) -> tuple[dict[str, np.ndarray], list]:
     """The layer's starting weights and the gradients of each step (float64)."""
-    rng = np.random.default_rng(seed)
     start = {"weight": rng.normal(size=LAYER_SHAPE), "bias": rng.normal(size=LAYER_SHAPE[0])}
     gradients = [(rng.normal(size=LAYER_SHAPE), rng.normal(size=LAYER_SHAPE[0])) for _ in range(STEPS)]
     return start, gradients
@@ -220,9 +219,8 @@ def optimizer_reference(start, gradients, finetune_learning_rate: float) -> Opti
     return OptimizerReference(expected, mistakes, finetune_learning_rate)
 
 
-def score_labels(seed: int = SCORES_SEED) -> list[tuple[np.ndarray, np.ndarray]]:
+def score_labels(rng: np.random.Generator) -> list[tuple[np.ndarray, np.ndarray]]:
     """Two (true, predicted) pairs: 62 unbalanced classes with some never predicted, and 7 even ones."""
-    rng = np.random.default_rng(seed)
     frequencies = 1.0 / np.arange(1, CLASSES + 1) ** 1.2
     true = rng.choice(CLASSES, size=3000, p=frequencies / frequencies.sum())
     predicted = np.where(rng.random(3000) < 0.6, true, rng.integers(0, CLASSES - 10, 3000))  # 10 classes never
@@ -239,8 +237,7 @@ def reference_scores(true: np.ndarray, predicted: np.ndarray, average: str = "we
             "recall": float(recall), "f1": float(f1)}
 
 
-def head_inputs(seed: int = HEAD_SEED) -> list[np.ndarray]:
-    rng = np.random.default_rng(seed)
+def head_inputs(rng: np.random.Generator) -> list[np.ndarray]:
     return [rng.normal(size=(HEAD_ROWS, in_features)).astype(np.float32) for in_features, *_ in HEADS]
 
 
@@ -271,12 +268,16 @@ def mnist_sample() -> evaluation_sets.Images:
                                   "test images")
 
 
-def write_evaluation_set(folder: Path, name: str, images: evaluation_sets.Images) -> torch_models.EvaluationSet:
-    """The images normalised as the notebook's ``batches`` does (float32 N x 1 x 28 x 28), for the probe."""
+def write_evaluation_set(folder: Path, name: str, images: evaluation_sets.Images,
+                         copies_from: np.random.Generator) -> torch_models.EvaluationSet:
+    """The images and their perturbed copies (:mod:`autograder.perturbed_copies`), normalised as the
+    notebook's ``batches`` does (float32 N x 1 x 28 x 28), for the probe."""
     import labkit
 
-    inputs, labels = labkit.data.to_torch_tensors(images.images, images.labels, normalize=NORMALIZATION)
-    return torch_models.write_evaluation_set(folder, name, inputs.numpy(), labels.numpy(), images.description)
+    rows = perturbed_copies.with_copies(images.images, images.labels, copies_from)
+    inputs, labels = labkit.data.to_torch_tensors(rows.images, rows.labels, normalize=NORMALIZATION)
+    return torch_models.write_evaluation_set(folder, name, inputs.numpy(), labels.numpy(), images.description,
+                                             rows.copied)
 
 
 @dataclass(frozen=True)
@@ -290,10 +291,12 @@ class ProbeInputs:
     labels: list[tuple[np.ndarray, np.ndarray]]  # (true, predicted) pairs for weighted_scores
 
 
-def write_probe_inputs(folder: Path, lenet_images: np.ndarray) -> ProbeInputs:
-    """Write the notebook probes' inputs and scripts into ``folder`` (then lent read-only to each run)."""
-    folder.mkdir(parents=True)
-    inputs = ProbeInputs(lenet_images, head_inputs(), *optimizer_inputs(), score_labels())
+def write_probe_inputs(folder: Path, evaluation_images: np.ndarray, secret: GradingSecret) -> ProbeInputs:
+    """Draw the notebook probes' inputs from the run's secret and write them into ``folder``."""
+    chosen = secret.rng(f"{LAB}/lenet").choice(len(evaluation_images), LENET_IMAGES, replace=False)
+    inputs = ProbeInputs(evaluation_images[np.sort(chosen)], head_inputs(secret.rng(f"{LAB}/spinal-head")),
+                         *optimizer_inputs(secret.rng(f"{LAB}/optimizers")),
+                         score_labels(secret.rng(f"{LAB}/weighted-scores")))
     np.save(folder / "lenet-inputs.npy", inputs.lenet_images, allow_pickle=False)
     (folder / "heads.json").write_text(json.dumps(HEADS))
     for k, array in enumerate(inputs.heads):
@@ -304,8 +307,6 @@ def write_probe_inputs(folder: Path, lenet_images: np.ndarray) -> ProbeInputs:
     (folder / "settings.json").write_text(json.dumps(SETTINGS))
     np.savez(folder / "labels.npz", **{f"{kind}_{k}": pair[i] for k, pair in enumerate(inputs.labels)
                                        for i, kind in enumerate(("true", "predicted"))})
-    for script in (probes.LAB5_LENET, probes.LAB5_SPINAL_HEAD, probes.LAB5_OPTIMIZERS, probes.LAB5_WEIGHTED_SCORES):
-        shutil.copyfile(script, folder / script.name)
     return inputs
 
 
@@ -322,7 +323,7 @@ class Context:
     transfer: dict[float, Reference]  # width -> VGG(10, width, **options)
     emnist: torch_models.EvaluationSet
     mnist: torch_models.EvaluationSet
-    probe_dir: Path
+    probes: notebook_run.ProbeFolders
     lenet_images: np.ndarray
     head_inputs: list[np.ndarray]
     optimizers: OptimizerReference
@@ -351,21 +352,22 @@ class Grader(LabGrader):
         finetune_rate = float(source.settings(solution, "optimizers", options.profile)["FINETUNE_LEARNING_RATE"])
 
         emnist = write_evaluation_set(scratch / "evaluation", "emnist", evaluation_sets.images_for(
-            options.evaluation_dir, LAB, CLASSES, held_out_sample))
+            options.evaluation_dir, LAB, CLASSES, held_out_sample), options.secret.rng(f"{LAB}/perturbed-copies"))
         mnist = write_evaluation_set(scratch / "evaluation", "mnist", evaluation_sets.images_for(
-            options.evaluation_dir, LAB, MNIST_CLASSES, mnist_sample, prefix="mnist_", what="MNIST images"))
+            options.evaluation_dir, LAB, MNIST_CLASSES, mnist_sample, prefix="mnist_", what="MNIST images"),
+            options.secret.rng(f"{LAB}/perturbed-copies/mnist"))
 
-        probe_dir = scratch / "notebook-probes"
-        inputs = write_probe_inputs(probe_dir, np.load(emnist.folder / "emnist.npy")[:LENET_IMAGES])
-        notebook_run.install_runner(probe_dir)
-        for folder in (scratch, emnist.folder, probe_dir):
+        folders = notebook_run.probe_folders(scratch, [probes.LAB5_LENET, probes.LAB5_SPINAL_HEAD,
+                                                      probes.LAB5_OPTIMIZERS, probes.LAB5_WEIGHTED_SCORES])
+        inputs = write_probe_inputs(folders.inputs, np.load(emnist.folder / "emnist.npy"), options.secret)
+        for folder in (scratch, emnist.folder):
             sandbox.readable_by_all(folder)
         return Context(
             points, {model: labkit.targets.target(LAB, model, options.profile) for model in FILES},
             lenet, lenet_parameters, choices,
             {w: torch_models.reference("vgg", CLASSES, w, choices.options) for w in choices.widths},
             {w: torch_models.reference("vgg", MNIST_CLASSES, w, choices.options) for w in choices.widths},
-            emnist, mnist, probe_dir, inputs.lenet_images, inputs.heads,
+            emnist, mnist, folders, inputs.lenet_images, inputs.heads,
             optimizer_reference(inputs.start, inputs.gradients, finetune_rate),
             [reference_scores(*pair) for pair in inputs.labels],
             [reference_scores(*pair, "macro") for pair in inputs.labels],
@@ -373,13 +375,10 @@ class Grader(LabGrader):
 
     def grade(self, copy: Path, context: Context) -> Graded:
         # What was handed in is read before the notebook runs in the same folder and could change it.
-        parts, runs = network_parts(copy / "artifacts", context)
-        files = [(model, copy / "artifacts" / name) for model, name in FILES.items()]
-        fingerprints = {model: hashlib.sha256(path.read_bytes()).hexdigest() for model, path in files
-                        if path.is_file() and not path.is_symlink()}
+        parts, runs, fingerprints = network_parts(copy / "artifacts", context)
         file_part = parts[LENET_MODEL]  # judged again with the notebook's LeNet class
         probed_parts, tests, notes = notebook_parts.grade(
-            copy, LAB, context.released, context.probe_dir, probed(context, file_part), list(context.points),
+            copy, LAB, context.released, context.probes, probed(context, file_part), list(context.points),
             context.options, runs, skip=SKIP)
         parts.update(probed_parts)
         parts[LENET_MODEL] = with_file_message(parts[LENET_MODEL], file_part)
@@ -394,8 +393,9 @@ class Grader(LabGrader):
         return comet_review.review_rows(results, models, names)
 
 
-def network_parts(artifacts: Path, context: Context) -> tuple[dict[str, PartResult], dict]:
-    """The four parts judged from the saved networks, and the sandbox run that measured them."""
+def network_parts(artifacts: Path, context: Context) -> tuple[dict[str, PartResult], dict, dict]:
+    """The four parts judged from the saved networks, the sandbox run that measured them, and the
+    weights' fingerprint of each network that ran."""
     points = context.points
     files = {model: artifacts / name for model, name in FILES.items()}
     expected, problems = expected_networks(artifacts / "metrics.json", context)
@@ -412,16 +412,19 @@ def network_parts(artifacts: Path, context: Context) -> tuple[dict[str, PartResu
             problems[model] = width_mismatch(files[model], reference, by_width) or problem
     ran = torch_models.run_models(to_run, context.options.probe_limits)
     found = {model: ran.found.get(model) or Predictions(problem=problems[model]) for model in FILES}
+    lenet_file = lenet_model_part(points[LENET_MODEL], found["lenet"], context.lenet, context.lenet_parameters,
+                                  len(context.emnist.labels))
+    lenet_accuracy = accuracy_part(LENET_ACCURACY, points[LENET_ACCURACY], found["lenet"], context.emnist,
+                                   context.targets["lenet"], "Your LeNet")
     parts = {
-        LENET_MODEL: lenet_model_part(points[LENET_MODEL], found["lenet"], context.lenet,
-                                      context.lenet_parameters, len(context.emnist.labels)),
-        LENET_ACCURACY: accuracy_part(LENET_ACCURACY, points[LENET_ACCURACY], found["lenet"], context.emnist,
-                                      context.targets["lenet"], "Your LeNet"),
+        LENET_MODEL: lenet_file,
+        # gated on the file's own check (the notebook's class is judged later): same file, same weights
+        LENET_ACCURACY: gated(lenet_accuracy, lenet_file, FILES["lenet"]),
         VGG_ACCURACY: accuracy_part(VGG_ACCURACY, points[VGG_ACCURACY], found["vgg"], context.emnist,
                                     context.targets["vgg"], "Your VGG"),
         TRANSFER: transfer_part(points[TRANSFER], found["mnist-transfer"], context, files, expected, problems),
     }
-    return parts, ({"models": ran.run} if ran.run else {})
+    return parts, ({"models": ran.run} if ran.run else {}), ran.fingerprints
 
 
 def expected_networks(metrics_file: Path, context: Context) -> tuple[dict[str, Reference], dict[str, str]]:
@@ -460,7 +463,7 @@ def file_problem(path: Path) -> str | None:
 
 def probed(context: Context, lenet_file: PartResult) -> list[notebook_parts.ProbedPart]:
     """The parts judged by a probe cell calling the notebook's own code (LeNet's with its file's result)."""
-    points, folder = context.points, context.probe_dir
+    points, folder = context.points, context.probes.scripts
     return [
         notebook_parts.ProbedPart(
             LENET_MODEL, points[LENET_MODEL], "LeNet", f"{LENET_IMAGES} images",
@@ -513,7 +516,7 @@ def with_file_message(part: PartResult, file_part: PartResult) -> PartResult:
     return dataclasses.replace(part, message=f"{part.message} {file_part.message}")
 
 
-def lenet_class_part(file_part: PartResult, images: np.ndarray, out: Path) -> tuple[PartResult, bool]:
+def lenet_class_part(file_part: PartResult, images: np.ndarray, out: OutputFolder) -> tuple[PartResult, bool]:
     """The file's verdict, unless the notebook's LeNet computes another function than models.LeNet.
 
     The probe returns a new ``LeNet(num_classes=62)``'s state dict and its outputs
@@ -536,7 +539,7 @@ def lenet_class_part(file_part: PartResult, images: np.ndarray, out: Path) -> tu
     except Exception as error:  # safetensors' refusal, or tensors that do not fit
         problem = (f"Your LeNet class's layers are not the table's: its state dict does not fit "
                    f"models.LeNet(num_classes=62) ({str(error)[:300]}).")
-    outputs = _array(_probe_file(out, "outputs.npy", 2**20))
+    outputs = _probe_arrays(out, "outputs.npy", 2**20, single=True)
     if problem is None and (outputs is None or outputs.shape != (len(images), CLASSES) or outputs.dtype.kind != "f"):
         problem = f"Your LeNet did not give {CLASSES} scores for each of {len(images)} images."
     if problem is None:
@@ -584,38 +587,25 @@ def transfer_part(points: float, found: Predictions, context: Context, files: Ma
 # --- judging what the probe cells brought back ----------------------------------------------------------
 
 
-def _probe_file(out: Path, name: str, max_bytes: int) -> bytes | None:
-    """The bytes of a file a probe left in ``out``, read as the sandbox's output (no links anywhere
-    on the path, a regular file, bounded); None when there is no such file or it is refused."""
-    workdir = out.parents[1]  # out is <workdir>/.autograder-probe/<part>
+def _probe_file(out: OutputFolder, name: str, max_bytes: int) -> bytes | None:
+    """The bytes of a file a probe left in ``out`` (see :mod:`autograder.sandbox_output`); None when
+    there is no such file or it is refused."""
     try:
-        return sandbox_output.read_bytes(workdir, out.relative_to(workdir) / name, max_bytes)
-    except (FileNotFoundError, sandbox_output.OutputRefused, OSError):
+        return out.read_bytes(name, max_bytes)
+    except (FileNotFoundError, OutputRefused, OSError):
         return None
 
 
-def _array(data: bytes | None) -> np.ndarray | None:
-    """An .npy's array (never a pickle), or None."""
-    if data is None:
-        return None
+def _probe_arrays(out: OutputFolder, name: str, max_bytes: int, *, single: bool = False):
+    """The array (``single``) or arrays by name a probe left in ``out``; None when there are none or they
+    are refused."""
     try:
-        return np.load(io.BytesIO(data), allow_pickle=False)
-    except Exception:  # whatever the bytes are, they are not the probe's array
+        return out.read_array(name, max_bytes) if single else out.read_arrays(name, max_bytes)
+    except (FileNotFoundError, OutputRefused, OSError):
         return None
 
 
-def _arrays(data: bytes | None) -> dict[str, np.ndarray] | None:
-    """An .npz's arrays (never pickles), or None."""
-    if data is None:
-        return None
-    try:
-        with np.load(io.BytesIO(data), allow_pickle=False) as loaded:
-            return dict(loaded)
-    except Exception:  # whatever the bytes are, they are not the probe's arrays
-        return None
-
-
-def spinal_head_part(part: str, points: float, inputs: list[np.ndarray], out: Path) -> tuple[PartResult, bool]:
+def spinal_head_part(part: str, points: float, inputs: list[np.ndarray], out: OutputFolder) -> tuple[PartResult, bool]:
     """The student's heads against models.SpinalHead with the same weights, on the same inputs."""
     import torch
     from safetensors.torch import load
@@ -631,7 +621,7 @@ def spinal_head_part(part: str, points: float, inputs: list[np.ndarray], out: Pa
             state = load(_probe_file(out, f"head-{k}.safetensors", 64 * 2**20))
         except Exception as error:  # no file, or safetensors' own refusal of what is there
             return judged(part, points, False, f"{shape}'s weights could not be read: {str(error)[:300]}"), True
-        outputs = _arrays(_probe_file(out, f"outputs-{k}.npz", 2**20))
+        outputs = _probe_arrays(out, f"outputs-{k}.npz", 2**20)
         rows = (len(inputs[k]), num_classes)
         if not isinstance(outputs, dict) or any(
                 np.shape(outputs.get(key)) != rows or np.asarray(outputs.get(key)).dtype.kind != "f"
@@ -664,12 +654,11 @@ def spinal_head_part(part: str, points: float, inputs: list[np.ndarray], out: Pa
                   value=f"{len(HEADS)} of {len(HEADS)} heads", threshold=f"{len(HEADS)} of {len(HEADS)} heads"), True
 
 
-def optimizers_part(part: str, points: float, reference: OptimizerReference, out: Path) -> tuple[PartResult, bool]:
+def optimizers_part(part: str, points: float, reference: OptimizerReference, out: OutputFolder) -> tuple[PartResult, bool]:
     """The weights after the student's optimizers' steps, against torch's SGD and Adam doing the same steps."""
-    raw = _probe_file(out, "after.npz", 2**20)
-    found = _arrays(raw)
+    found = _probe_arrays(out, "after.npz", 2**20)
     if found is None:
-        return judged(part, points, False, "The optimizers gave no readable weights back."), raw is not None
+        return judged(part, points, False, "The optimizers gave no readable weights back."), out.exists("after.npz")
     if any(np.shape(found.get(key)) != want.shape or np.asarray(found.get(key)).dtype.kind != "f"
            for key, want in reference.expected.items()):
         return judged(part, points, False, "The optimizers changed the shape or type of the layer's weights."), True
@@ -711,14 +700,14 @@ def _matches(found: dict, reference: OptimizerReference, prefix: str) -> str:
 
 
 def weighted_scores_part(part: str, points: float, expected: list[dict[str, float]],
-                         macro: list[dict[str, float]], out: Path) -> tuple[PartResult, bool]:
+                         macro: list[dict[str, float]], out: OutputFolder) -> tuple[PartResult, bool]:
     """The four scores for each label pair against scikit-learn's weighted averages."""
     raw = _probe_file(out, "scores.json", 2**16)
     if raw is None:
         return judged(part, points, False, "weighted_scores gave no scores back."), False
     try:
-        found = json.loads(raw)
-        rows = [{name: float(row[name]) for name in expected[0]} for row in found]
+        found = loads_json(raw, max_bytes=2**16)
+        rows = [{name: finite_float(row[name]) for name in expected[0]} for row in found]
         if len(rows) != len(expected) or not all(math.isfinite(v) for row in rows for v in row.values()):
             raise ValueError
     except (ValueError, TypeError, KeyError):

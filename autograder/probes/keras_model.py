@@ -10,12 +10,18 @@ argument ``training``, it also loads the model with its compile settings (still
 in safe mode) and writes ``OUT/training.json``: the compile configuration the
 file records (optimizer and learning-rate schedule, loss, metrics) and the
 optimizer's step count, i.e. how many batches the saved weights were trained on.
+Last, it writes ``OUT/weights.json``: the weights' fingerprint and similarity
+sketch (``weights_fingerprint.py``, copied beside this script), by which the
+grader finds copies handed in by several students.
 """
 
 import json
 import os
 import sys
 from pathlib import Path
+
+sys.path.append(str(Path(__file__).parent))  # after every installed module (-I leaves this folder out)
+import weights_fingerprint  # noqa: E402
 
 
 def summary_as_json(summary) -> dict:
@@ -60,6 +66,8 @@ def main(model_path: str, inputs_path: str, input_shape: str, out: str, extra: s
     inputs = np.load(inputs_path, allow_pickle=False)
     predictions = keras.ops.convert_to_numpy(model.predict(inputs, batch_size=1000, verbose=0))
     np.save(out_dir / "predictions.npy", np.asarray(predictions), allow_pickle=False)
+    weights = weights_fingerprint.report(keras.ops.convert_to_numpy(variable) for variable in model.weights)
+    (out_dir / "weights.json").write_text(json.dumps(weights))
     if extra == "training":
         (out_dir / "training.json").write_text(json.dumps(training_facts(model_path), default=plain))
 

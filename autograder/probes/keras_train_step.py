@@ -1,4 +1,4 @@
-"""Sandboxed probe: what a student's Keras ``train_step`` does to fixed weights on a fixed batch.
+"""Sandboxed probe: what a student's Keras ``train_step`` does to the grader's weights on its batch.
 
 The grader appends a cell to the student's notebook that calls :func:`probe`
 with the notebook's ``train_step``. For each set of starting weights the grader

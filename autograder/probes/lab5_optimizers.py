@@ -1,4 +1,4 @@
-"""Sandboxed probe: the steps a student's two optimizers take, on fixed weights and fixed gradients.
+"""Sandboxed probe: the steps a student's two optimizers take, on the grader's weights and gradients.
 
 The grader appends a cell that calls :func:`probe` with the notebook's
 ``pretrain_optimizer`` and ``finetune_optimizer``. A small ``nn.Linear`` (float64)

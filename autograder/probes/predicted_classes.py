@@ -1,4 +1,4 @@
-"""Sandboxed probe: the classes a student's ``predicted_classes`` picks for a fixed probability matrix.
+"""Sandboxed probe: the classes a student's ``predicted_classes`` picks for the grader's probabilities.
 
 The grader appends a cell to the student's notebook that calls :func:`probe`
 with the notebook's ``predicted_classes``. It reads ``probabilities.npy`` (made

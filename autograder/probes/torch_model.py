@@ -6,7 +6,9 @@ for each job, a safetensors file, the network to build with
 and an ``.npy`` of normalised images. The file is loaded strictly (every
 tensor, every name, every shape) into that network, which then runs in
 evaluation mode on the images; its outputs go to ``OUT/<name>.npy``, or why it
-could not to ``OUT/<name>.json``. The images come without labels, so the
+could not to ``OUT/<name>.json``; then the file's weights fingerprint and
+similarity sketch (``weights_fingerprint.py``, copied beside this script) to
+``OUT/<name>-weights.json``. The images come without labels, so the
 accuracy can only be computed by the grader. No code from a student runs here:
 the files are tensors, the classes are labkit's.
 """
@@ -14,6 +16,9 @@ the files are tensors, the classes are labkit's.
 import json
 import sys
 from pathlib import Path
+
+sys.path.append(str(Path(__file__).parent))  # after every installed module (-I leaves this folder out)
+import weights_fingerprint  # noqa: E402
 
 BATCH = 1000
 
@@ -35,6 +40,7 @@ def predict(job: dict):
 
 def main(jobs_path: str, out: str) -> None:
     import numpy as np
+    from safetensors.numpy import load_file
 
     out_dir = Path(out)
     for job in json.loads(Path(jobs_path).read_text()):
@@ -45,6 +51,8 @@ def main(jobs_path: str, out: str) -> None:
             (out_dir / f"{job['name']}.json").write_text(json.dumps({"problem": problem}))
             continue
         np.save(out_dir / f"{job['name']}.npy", outputs, allow_pickle=False)
+        weights = weights_fingerprint.report(load_file(job["file"]).values())
+        (out_dir / f"{job['name']}-weights.json").write_text(json.dumps(weights))
 
 
 if __name__ == "__main__":
