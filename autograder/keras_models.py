@@ -84,17 +84,12 @@ class ModelProbe:
     verdict: str = "fail"
     seconds: float = 0.0
     peak_memory_bytes: int = 0
-    training: dict | None = None  # the compile settings and step count the file records, if asked for
-    training_problem: str | None = None
     fingerprint: ModelFingerprint | None = None  # of the weights, to find copies
 
 
 def probe(model_file: Path, evaluation: EvaluationSet, input_shape: Sequence[int],
-          limits: sandbox.Limits, *, training: bool = False) -> ModelProbe:
-    """Load ``model_file`` in a sandbox, describe it and run it on the evaluation images.
-
-    ``training=True`` also reads how the file says the model was compiled and trained.
-    """
+          limits: sandbox.Limits) -> ModelProbe:
+    """Load ``model_file`` in a sandbox, describe it, run it on the evaluation images, fingerprint its weights."""
     if not model_file.is_file():
         return ModelProbe(problem=f"{model_file.parent.name}/{model_file.name} is missing: run the save "
                                   "cell at the end of the notebook and hand in the artifacts/ folder.")
@@ -112,14 +107,13 @@ def probe(model_file: Path, evaluation: EvaluationSet, input_shape: Sequence[int
         script = evaluation.folder / probes.KERAS_MODEL.name
         run = sandbox.run(
             [*sandbox.python_argv(), str(script), str(workdir / "model.keras"), str(evaluation.inputs),
-             json.dumps(list(input_shape)), str(workdir / "out"), *(["training"] if training else [])],
+             json.dumps(list(input_shape)), str(workdir / "out")],
             workdir=workdir, readonly=[evaluation.folder], limits=limits,
             env={"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""},
         )
         out = sandbox_output.OutputFolder(workdir, "out")
         summary, summary_problem = _read_summary(out)
         predictions, problem = _read_predictions(out, len(evaluation.labels), evaluation.classes)
-        facts, facts_problem = _read_training(out) if training else (None, None)
         fingerprint = read_fingerprint(out, "weights.json")
     verdict = "fail"
     if predictions is None and run.status != "ok":
@@ -130,10 +124,8 @@ def probe(model_file: Path, evaluation: EvaluationSet, input_shape: Sequence[int
         problem = f"{reason} {problem or ''}".strip() if run.status != "error" else reason
         if summary is None and summary_problem is None:
             summary_problem = problem
-    if training and facts is None and facts_problem is None:
-        facts_problem = problem or "The model's training settings could not be read."
     return ModelProbe(summary, summary_problem, predictions, problem, verdict, run.seconds,
-                      run.peak_memory_bytes, facts, facts_problem, fingerprint)
+                      run.peak_memory_bytes, fingerprint)
 
 
 def _sandbox_reason(run) -> str:
@@ -201,22 +193,6 @@ def _attribute(value):
     if value is None or isinstance(value, bool | int | float):
         return value
     return _string(value)
-
-
-def _read_training(out: sandbox_output.OutputFolder):
-    """The probe's ``training.json`` as a mapping (still untrusted data), or why it is unusable."""
-    if not out.exists("training.json"):
-        return None, None
-    try:
-        data = out.read_json("training.json", MAX_SUMMARY_BYTES)
-    except (ValueError, OSError) as error:
-        return None, f"The probe's report of the training settings is not valid ({error})."
-    if not isinstance(data, dict):
-        return None, "The probe's report of the training settings is not valid."
-    if "training_error" in data:
-        return None, ("The model file could not be loaded with its compile settings: "
-                      f"{str(data['training_error'])[:1000]}")
-    return data, None
 
 
 def _read_predictions(out: sandbox_output.OutputFolder, count: int, classes: int):
@@ -320,15 +296,13 @@ def grade_models(folder: Path, models: Sequence[SavedModel], points: Mapping[str
 
 
 def grade_model(folder: Path, model: SavedModel, points: Mapping[str, float], check, target: float,
-                evaluation: EvaluationSet, input_shape: Sequence[int], limits: sandbox.Limits, *,
-                training: bool = False) -> GradedModel:
+                evaluation: EvaluationSet, input_shape: Sequence[int], limits: sandbox.Limits) -> GradedModel:
     """Probe ``folder/artifacts/<name>.keras`` once and judge its architecture and accuracy.
 
-    ``check`` is the hidden test's :class:`autograder.source.ArchitectureCheck`;
-    ``training=True`` also has the probe read the file's compile settings.
+    ``check`` is the hidden test's :class:`autograder.source.ArchitectureCheck`.
     """
     model_file = folder / "artifacts" / f"{model.name}.keras"
-    found = probe(model_file, evaluation, input_shape, limits, training=training)
+    found = probe(model_file, evaluation, input_shape, limits)
     # One sandboxed run of one file measured both: the accuracy counts only for the architecture that passed.
     architecture = architecture_part(model.model_part, points[model.model_part], found, check.spec, check.check)
     accuracy = accuracy_part(model.accuracy_part, points[model.accuracy_part], found, evaluation, target,

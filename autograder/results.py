@@ -78,7 +78,7 @@ def accuracy_part(part: str, points: float, found, evaluation, target: float,
             return judged(part, points, False, reason, threshold=target)
         return not_judged(part, points, found.verdict, reason)
     correct = found.predictions.argmax(axis=1) == evaluation.labels
-    scored = perturbed_copies.scores(correct, getattr(evaluation, "copied", None))
+    scored = perturbed_copies.scores(correct, evaluation.copied)
     reached = scored.accuracy >= target
     message = (f"{what} reaches {scored.accuracy:.2%} on {evaluation.description}, "
                f"{'at or above' if reached else 'below'} the target of {target:.1%}.")

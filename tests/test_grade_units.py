@@ -76,7 +76,7 @@ def test_only_a_pass_earns_points():
 
 
 def test_an_accuracy_part_is_judged_from_predictions_whatever_ran_the_model():
-    evaluation = SimpleNamespace(labels=np.array([0, 1, 2, 1]), description="4 held-out images")
+    evaluation = SimpleNamespace(labels=np.array([0, 1, 2, 1]), description="4 held-out images", copied=None)
     scores = np.eye(3)[[0, 1, 2, 2]]  # three of four right
     ran = SimpleNamespace(predictions=scores, problem=None, verdict="pass")
     passed = accuracy_part("test-acc", 3, ran, evaluation, 0.75, "Your CNN")

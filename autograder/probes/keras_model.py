@@ -5,12 +5,7 @@ Keras' safe mode (no code from the file runs), writes ``OUT/summary.json`` (the
 layers ``labkit.check`` measures with one forward pass) and then
 ``OUT/predictions.npy`` (the model's outputs for the evaluation images in
 ``INPUTS``). The sandbox it runs in sees the model and the images, never their
-labels, so the accuracy can only be computed by the grader. With a fifth
-argument ``training``, it also loads the model with its compile settings (still
-in safe mode) and writes ``OUT/training.json``: the compile configuration the
-file records (optimizer and learning-rate schedule, loss, metrics) and the
-optimizer's step count, i.e. how many batches the saved weights were trained on.
-Last, it writes ``OUT/weights.json``: the weights' fingerprint and similarity
+labels, so the accuracy can only be computed by the grader. Last, it writes ``OUT/weights.json``: the weights' fingerprint and similarity
 sketch (``weights_fingerprint.py``, copied beside this script), by which the
 grader finds copies handed in by several students.
 """
@@ -36,20 +31,7 @@ def plain(value):
     return value.item() if hasattr(value, "item") else str(value)
 
 
-def training_facts(model_path: str) -> dict:
-    """How the saved model was compiled, and how many optimizer steps its file records."""
-    import keras
-
-    try:
-        model = keras.saving.load_model(model_path, safe_mode=True, compile=True)
-        optimizer = model.optimizer
-        return {"compile_config": model.get_compile_config(),
-                "iterations": None if optimizer is None else int(optimizer.iterations)}
-    except Exception as error:  # an uncompiled or unusual file is the finding
-        return {"training_error": f"{type(error).__name__}: {error}"[:2000]}
-
-
-def main(model_path: str, inputs_path: str, input_shape: str, out: str, extra: str = "") -> None:
+def main(model_path: str, inputs_path: str, input_shape: str, out: str) -> None:
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
     import keras
     import numpy as np
@@ -68,8 +50,6 @@ def main(model_path: str, inputs_path: str, input_shape: str, out: str, extra: s
     np.save(out_dir / "predictions.npy", np.asarray(predictions), allow_pickle=False)
     weights = weights_fingerprint.report(keras.ops.convert_to_numpy(variable) for variable in model.weights)
     (out_dir / "weights.json").write_text(json.dumps(weights))
-    if extra == "training":
-        (out_dir / "training.json").write_text(json.dumps(training_facts(model_path), default=plain))
 
 
 if __name__ == "__main__":
