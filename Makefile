@@ -14,7 +14,7 @@ export LABKIT_DATA_DIR
 PYTEST_ARGS ?=
 JUPYTER_ARGS ?=
 
-.PHONY: install test demo lab bench lock doctor clean bubblewrap
+.PHONY: install test demo lab bench lock doctor clean bubblewrap browser
 
 install: $(STAMP) bubblewrap
 
@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml $(CONSTRAINTS)
 	$(PY) -m pip install --quiet -c $(CONSTRAINTS) -e '.[all]'
 	touch $(STAMP)
 
-test: $(STAMP) bubblewrap
+test: $(STAMP) bubblewrap browser
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 # Release the labs and grade a demo class (lab 1; LAB=all for every lab the autograder grades).
@@ -56,6 +56,19 @@ bubblewrap:
 	  else \
 	    echo "The grader's sandbox needs bubblewrap: run 'sudo apt-get install -y bubblewrap'" \
 	         "(or your system's bubblewrap package). Grading and its tests fail without it."; \
+	  fi; }
+
+# The dashboard's test renders the page in Debian's headless chromium, driven by chromedriver (Selenium):
+# installed when missing and we are root.
+browser:
+	@{ command -v chromium && command -v chromedriver; } >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "Installing chromium and chromium-driver, for the dashboard's browser test, with apt-get."; \
+	    apt-get install -y --no-install-recommends chromium chromium-driver \
+	      || { apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver; }; \
+	  else \
+	    echo "The dashboard's browser test needs chromium: run 'sudo apt-get install -y chromium chromium-driver'" \
+	         "(or your system's chromium and its driver). tests/test_dashboard.py fails without them."; \
 	  fi; }
 
 doctor: $(STAMP)

@@ -1,4 +1,4 @@
-"""Command line: ``python -m autograder release|grade|comet-upload ...``."""
+"""Command line: ``python -m autograder release|grade|export|dashboard|comet-upload ...``."""
 
 from __future__ import annotations
 
@@ -46,7 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Grade a lab's submissions: each model is loaded and measured in a sandbox, the "
         "notebook is run in a sandbox to check its training step. Writes OUT/grades.csv, "
         "OUT/feedback/<student>/<LAB>.html, OUT/results/ (one JSON per submission; a rerun "
-        "skips submissions graded already) and OUT/gradebook.db (nbgrader's). Nothing a submission "
+        "skips submissions graded already), OUT/gradebook.db (nbgrader's) and OUT/dashboard/<LAB>.html (the "
+        "class at a glance: scores, pass rates, flags). Nothing a submission "
         "holds stops the batch: each student gets a row in grades.csv, or a refused line in the summary. "
         f"Exit status: {GRADED} every submission graded; {SUBMISSION_ERRORS} every output written, but some "
         "submissions ended with the status error, or student folders were refused (the summary "
@@ -79,6 +80,54 @@ def build_parser() -> argparse.ArgumentParser:
     upload.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                         help="the time one archive may take before its upload is stopped (default 300)")
     upload.set_defaults(run=run_comet_upload)
+    export = commands.add_parser(
+        "export",
+        help="write a graded lab's grades as a Canvas, Moodle or roster CSV, joined to your LMS roster",
+        description="Join OUT_DIR/results/<LAB>/ to ROSTER (your LMS's class list plus a student_id column, "
+        "the submission folder names) and write the grades as Canvas's gradebook import (--format canvas), "
+        "Moodle's grade import (moodle) or the roster with scores and parts (roster). Graded submissions "
+        "with no roster row, roster students with no grade and scores that are not final (status error or "
+        "incomplete) are listed in a report, printed and written beside the file. --upload canvas posts the "
+        "grades through Canvas's API (canvasapi; token in CANVAS_API_TOKEN, address in CANVAS_API_URL); "
+        "--dry-run prints the request instead. Exit status: 0 everything matched; 3 the file is written, but "
+        "the report lists something; 2 nothing written: a wrong folder, lab, roster or option; 1 the upload "
+        "failed.",
+    )
+    export.add_argument("lab", metavar="LAB", help="the graded lab, e.g. lab1-mnist")
+    export.add_argument("out", metavar="OUT_DIR", type=Path, help="the folder `grade --out` wrote")
+    export.add_argument("--roster", required=True, type=Path, metavar="ROSTER.csv",
+                        help="your LMS's class list as CSV, with a student_id column added")
+    export.add_argument("--format", required=True, choices=("canvas", "moodle", "roster"),
+                        help="canvas: gradebook import; moodle: grade import; roster: the roster with scores")
+    export.add_argument("--assignment", metavar="NAME", default=None,
+                        help="the assignment's column name in the LMS (default LAB; Canvas: 'Name (id)' picks "
+                        "an existing assignment by its id)")
+    export.add_argument("--points-possible", type=float, default=None, metavar="N",
+                        help="the assignment's points in the LMS: scores are scaled to N (default the lab's "
+                        "maximum, unscaled)")
+    export.add_argument("--output", type=Path, default=None, metavar="FILE",
+                        help="where the CSV goes (default OUT_DIR/lms/<LAB>-<format>.csv); the report goes "
+                        "beside it, FILE with .report.txt")
+    export.add_argument("--id-column", default="student_id", metavar="COLUMN",
+                        help="the roster column holding the submission folder names (default student_id)")
+    export.add_argument("--upload", choices=("canvas",), default=None,
+                        help="also post the grades through Canvas's API (needs canvasapi)")
+    export.add_argument("--course-id", type=int, default=None, metavar="N", help="Canvas's course id, for --upload")
+    export.add_argument("--assignment-id", type=int, default=None, metavar="M",
+                        help="Canvas's assignment id, for --upload")
+    export.add_argument("--dry-run", action="store_true",
+                        help="with --upload: print the request it would send; send nothing")
+    export.set_defaults(run=run_export)
+    dashboard = commands.add_parser(
+        "dashboard",
+        help="write OUT_DIR/dashboard/<LAB>.html again from OUT_DIR/results/<LAB>/",
+        description="Rebuild the class dashboard of a graded lab (grade writes it too): scores, pass rates, "
+        "measured accuracies, flags and links to each feedback page, from OUT_DIR/results/<LAB>/, "
+        "with the Comet flags of OUT_DIR/comet-review.csv. Exit status: 0 written, 2 no results of LAB.",
+    )
+    dashboard.add_argument("lab", metavar="LAB", help="the graded lab, e.g. lab1-mnist")
+    dashboard.add_argument("out", metavar="OUT_DIR", type=Path, help="the folder `grade --out` wrote")
+    dashboard.set_defaults(run=run_dashboard)
     return parser
 
 
@@ -101,6 +150,7 @@ def run_grade(args: argparse.Namespace) -> int:
     # The grader builds Keras probes of its own: keep TensorFlow's start-up lines out of the summary.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from autograder import comet_upload
+    from autograder.dashboard import page_path as dashboard_page
     from autograder.grading import grade
     from autograder.options import GradingOptions
 
@@ -113,7 +163,8 @@ def run_grade(args: argparse.Namespace) -> int:
     results = grade(args.lab, args.submissions, args.out, workers=args.workers, options=options,
                     progress=show, on_refused=refused.append)  # a wrong --evaluation file: EvaluationSetError
     errors = [result.student_id for result in results if result.status == "error"]
-    print(f"{len(results)} submission(s) graded: {args.out / 'grades.csv'}, feedback in {args.out / 'feedback'}")
+    print(f"{len(results)} submission(s) graded: {args.out / 'grades.csv'}, feedback in {args.out / 'feedback'}, "
+          f"the class at a glance in {dashboard_page(args.out, args.lab)}")
     if errors:
         print(f"{len(errors)} submission(s) ended with the status error, the grader's failure, not the "
               f"student's (see grader_error in {args.out / 'results' / args.lab}/<student>.json; a rerun "
@@ -147,6 +198,19 @@ def run_comet_upload(args: argparse.Namespace) -> int:
     print(f"{len(outcomes) - failed} uploaded, {failed} failed in this run; "
           f"every outcome is in {args.out / comet_upload.LOG_NAME}")
     return 1 if failed else 0
+
+
+def run_dashboard(args: argparse.Namespace) -> int:
+    from autograder import dashboard
+
+    print(f"class dashboard: {dashboard.rebuild(args.out, args.lab)}")  # no results: FileNotFoundError, status 2
+    return 0
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from autograder import lms_export
+
+    return lms_export.run(args)  # a wrong roster, lab or option: ValueError, status 2
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -22,7 +22,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 from autograder import (
-    comet_review, comet_upload, evaluation_sets, feedback, gradebook, labs, model_fingerprints, submissions
+    comet_review, comet_upload, dashboard, evaluation_sets, feedback, gradebook, labs, model_fingerprints, submissions
 )
 from autograder.options import GradingOptions
 from autograder.results import SubmissionResult, not_judged, read_result, write_result
@@ -139,6 +139,7 @@ def grade(lab: str, submissions_dir: str | Path, out: str | Path, *, workers: in
     else:
         measured_on = "the instructor's private evaluation set"
     comet_review.write_index(out / "comet-review.csv", review, measured_on)
+    dashboard.write_dashboard(dashboard.page_path(out, lab), lab, ordered, identical_models(ordered), review)
     return ordered
 
 

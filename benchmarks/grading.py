@@ -8,10 +8,18 @@ profile's targets. Target: at most 90 seconds of wall time per submission with
 one worker, for every lab.
 
 ``python -m benchmarks grading[:LAB,...][,size=N]`` (every graded lab, 4 copies, by default).
+
+``baseline=REV`` grades the same class, side by side in the same run, with the
+grader of the git revision ``REV`` (e.g. the main branch before a change) and
+with this checkout's, each in a process of its own, and reports how much the
+seconds per submission grew. The baseline's ``autograder`` comes from a
+temporary worktree; ``labkit`` stays this checkout's, the one the sandbox
+mounts (the installed package points at it). Target: at most 10% growth.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -20,21 +28,25 @@ from pathlib import Path
 
 TARGET_SECONDS = 90.0
 SIZE = 4
+MAX_GROWTH = 0.10
+"""How much slower per submission a change may make grading, against its baseline."""
 
 
-def parse(arguments: list[str] | None) -> tuple[list[str], int]:
+def parse(arguments: list[str] | None) -> tuple[list[str], int, str | None]:
     from autograder.labs import LABS
 
-    labs, size = [], SIZE
+    labs, size, baseline = [], SIZE, None
     for argument in arguments or []:
         key, _, value = argument.partition("=")
         if key == "size" and value:
             size = int(value)
+        elif key == "baseline" and value:
+            baseline = value
         elif argument in LABS:
             labs.append(argument)
         else:
-            raise ValueError(f"{argument!r}: name a graded lab ({', '.join(LABS)}) or size=N.")
-    return labs or list(LABS), size
+            raise ValueError(f"{argument!r}: name a graded lab ({', '.join(LABS)}), size=N or baseline=REV.")
+    return labs or list(LABS), size, baseline
 
 
 def _reference(lab: str, folder: Path) -> Path:
@@ -73,7 +85,9 @@ def measure(lab: str, size: int, scratch: Path) -> list[dict]:
 
 
 def run(arguments: list[str] | None = None) -> dict:
-    labs, size = parse(arguments)
+    labs, size, baseline = parse(arguments)
+    if baseline is not None:
+        return side_by_side(labs, size, baseline)
     rows = []
     for lab in labs:
         with tempfile.TemporaryDirectory(prefix=f"labkit-bench-grading-{lab}-") as scratch:
@@ -86,7 +100,52 @@ def run(arguments: list[str] | None = None) -> dict:
             "target": {"seconds_per_submission": TARGET_SECONDS, "met": slowest <= TARGET_SECONDS}}
 
 
+MEASURE_IN_A_PROCESS = """
+import json, sys, tempfile
+from pathlib import Path
+from benchmarks.grading import measure
+with tempfile.TemporaryDirectory(prefix="labkit-bench-grading-") as scratch:
+    print(json.dumps(measure(sys.argv[1], int(sys.argv[2]), Path(scratch))))
+"""
+
+
+def side_by_side(labs: list[str], size: int, baseline: str) -> dict:
+    """Each lab's class graded by the baseline revision's grader, then by this checkout's, in one run."""
+    import subprocess
+    import sys
+
+    here = Path(__file__).resolve().parent.parent
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="labkit-bench-baseline-") as scratch:
+        worktree, code = Path(scratch) / "worktree", Path(scratch) / "code"
+        subprocess.run(["git", "-C", str(here), "worktree", "add", "--detach", str(worktree), baseline],
+                       check=True, capture_output=True)
+        try:
+            code.mkdir()  # the baseline's own code and notebooks, with this checkout's labkit
+            for name in ("autograder", "benchmarks", "tests", "solutions", "labs", "nbgrader_config.py"):
+                (code / name).symlink_to(worktree / name)
+            for lab in labs:
+                for grader, folder in ((baseline, code), ("this checkout", here)):
+                    done = subprocess.run([sys.executable, "-c", MEASURE_IN_A_PROCESS, lab, str(size)], cwd=folder,
+                                          check=True, capture_output=True, text=True)
+                    rows += [row | {"grader": grader} for row in json.loads(done.stdout.splitlines()[-1])]
+        finally:
+            subprocess.run(["git", "-C", str(here), "worktree", "remove", "--force", str(worktree)],
+                           capture_output=True)
+    growth = {}
+    for lab in labs:
+        for workers in (1, 2):
+            before, after = (next(row["seconds_per_submission"] for row in rows if row["lab"] == lab
+                                  and row["workers"] == workers and (row["grader"] == baseline) == is_baseline)
+                             for is_baseline in (True, False))
+            growth[f"{lab}, {workers} worker{'s' * (workers > 1)}"] = round(after / before - 1, 3)
+    return {"rows": rows, "baseline": baseline, "growth": growth,
+            "target": {"max_growth": MAX_GROWTH, "met": max(growth.values()) <= MAX_GROWTH}}
+
+
 def table(result: dict) -> str:
+    if "baseline" in result:
+        return _growth_table(result)
     lines = ["| lab | workers | submissions | total s | s / submission | notebook run s | model probes s |",
              "|---|---:|---:|---:|---:|---:|---:|"]
     lines += [f"| {r['lab']} | {r['workers']} | {r['submissions']} | {r['seconds']} | {r['seconds_per_submission']} | "
@@ -94,4 +153,15 @@ def table(result: dict) -> str:
     speedups = ", ".join(f"{lab} {value}x" for lab, value in result["speedup_with_2_workers"].items())
     lines.append(f"\nspeed-up with 2 workers: {speedups}; target <= {TARGET_SECONDS:.0f} s per submission "
                  f"with one worker: {'met' if result['target']['met'] else 'NOT met'}")
+    return "\n".join(lines)
+
+
+def _growth_table(result: dict) -> str:
+    lines = ["| lab | workers | grader | s / submission | notebook run s | model probes s |",
+             "|---|---:|---|---:|---:|---:|"]
+    lines += [f"| {r['lab']} | {r['workers']} | {r['grader']} | {r['seconds_per_submission']} | "
+              f"{r['notebook_run_seconds_mean']} | {r['model_probe_seconds_mean']} |" for r in result["rows"]]
+    growth = ", ".join(f"{key} {value:+.1%}" for key, value in result["growth"].items())
+    lines.append(f"\ngrowth per submission against {result['baseline']}: {growth}; target <= "
+                 f"{MAX_GROWTH:.0%}: {'met' if result['target']['met'] else 'NOT met'}")
     return "\n".join(lines)

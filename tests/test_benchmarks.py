@@ -10,8 +10,9 @@ from benchmarks import full_marks, grading
 
 
 def test_every_graded_lab_is_measured_unless_some_are_named():
-    assert grading.parse(None) == (list(LABS), grading.SIZE)
-    assert grading.parse(["lab3-annealing-augmentation", "size=2"]) == (["lab3-annealing-augmentation"], 2)
+    assert grading.parse(None) == (list(LABS), grading.SIZE, None)
+    assert grading.parse(["lab3-annealing-augmentation", "size=2"]) == (["lab3-annealing-augmentation"], 2, None)
+    assert grading.parse(["lab1-mnist", "baseline=c0548dd"]) == (["lab1-mnist"], grading.SIZE, "c0548dd")
     assert full_marks.parse(["seeds=3", "profile=full"]) == (list(LABS), 3, "full")
     with pytest.raises(ValueError, match="name a graded lab"):
         full_marks.parse(["lab9"])
