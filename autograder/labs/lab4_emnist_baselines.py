@@ -49,12 +49,12 @@ import numpy as np
 from autograder import (
     comet_review, evaluation_sets, keras_models, notebook_parts, notebook_run, probes, sandbox, source
 )
+from autograder.grading_secret import GradingSecret
 from autograder.keras_models import SavedModel
 from autograder.labs import LabGrader
 from autograder.options import GradingOptions
-from autograder.grading_secret import GradingSecret
-from autograder.sandbox_output import OutputFolder, OutputRefused
 from autograder.results import Graded, PartResult, judged
+from autograder.sandbox_output import OutputFolder, OutputRefused
 
 LAB = "lab4-emnist-baselines"
 DATASET = "emnist-bymerge"
