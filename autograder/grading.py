@@ -131,7 +131,8 @@ def grade(lab: str, submissions_dir: str | Path, out: str | Path, *, workers: in
             book.close()
     ordered = [results[key] for key in sorted(results)]
     feedback.write_grades_csv(out / "grades.csv", ordered, list(context.points))
-    feedback.write_identical_models_csv(out / "identical-models.csv", identical_models(ordered))
+    similar = identical_models(ordered)  # every pair of students compared: once, for the CSV and the dashboard
+    feedback.write_identical_models_csv(out / "identical-models.csv", similar)
     review, sampled = grader.comet_review(ordered), grader.sampled_images
     if options.evaluation_dir is None:  # measured on the images the notebooks test on: comparable
         review = comet_review.flag_disagreements(review, sample_size=sampled)
@@ -139,7 +140,7 @@ def grade(lab: str, submissions_dir: str | Path, out: str | Path, *, workers: in
     else:
         measured_on = "the instructor's private evaluation set"
     comet_review.write_index(out / "comet-review.csv", review, measured_on)
-    dashboard.write_dashboard(dashboard.page_path(out, lab), lab, ordered, identical_models(ordered), review)
+    dashboard.write_dashboard(dashboard.page_path(out, lab), lab, ordered, similar, review)
     return ordered
 
 

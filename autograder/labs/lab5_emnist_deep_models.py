@@ -529,7 +529,7 @@ def lenet_class_part(file_part: PartResult, images: np.ndarray, out: OutputFolde
 
     from labkit import models
 
-    raw = _probe_file(out, "lenet.safetensors", 8 * 2**20)
+    raw = _read_or_none(out.read_bytes, "lenet.safetensors", 8 * 2**20)
     if raw is None:
         return judged(LENET_MODEL, file_part.max_points, False, "LeNet gave nothing back."), False
     problem = None
@@ -539,7 +539,7 @@ def lenet_class_part(file_part: PartResult, images: np.ndarray, out: OutputFolde
     except Exception as error:  # safetensors' refusal, or tensors that do not fit
         problem = (f"Your LeNet class's layers are not the table's: its state dict does not fit "
                    f"models.LeNet(num_classes=62) ({str(error)[:300]}).")
-    outputs = _probe_arrays(out, "outputs.npy", 2**20, single=True)
+    outputs = _read_or_none(out.read_array, "outputs.npy", 2**20)
     if problem is None and (outputs is None or outputs.shape != (len(images), CLASSES) or outputs.dtype.kind != "f"):
         problem = f"Your LeNet did not give {CLASSES} scores for each of {len(images)} images."
     if problem is None:
@@ -587,20 +587,11 @@ def transfer_part(points: float, found: Predictions, context: Context, files: Ma
 # --- judging what the probe cells brought back ----------------------------------------------------------
 
 
-def _probe_file(out: OutputFolder, name: str, max_bytes: int) -> bytes | None:
-    """The bytes of a file a probe left in ``out`` (see :mod:`autograder.sandbox_output`); None when
-    there is no such file or it is refused."""
+def _read_or_none(read, name: str, max_bytes: int):
+    """``read(name, max_bytes)``, an :class:`OutputFolder` reader of what a probe left; None when there
+    is no such file or it is refused."""
     try:
-        return out.read_bytes(name, max_bytes)
-    except (FileNotFoundError, OutputRefused, OSError):
-        return None
-
-
-def _probe_arrays(out: OutputFolder, name: str, max_bytes: int, *, single: bool = False):
-    """The array (``single``) or arrays by name a probe left in ``out``; None when there are none or they
-    are refused."""
-    try:
-        return out.read_array(name, max_bytes) if single else out.read_arrays(name, max_bytes)
+        return read(name, max_bytes)
     except (FileNotFoundError, OutputRefused, OSError):
         return None
 
@@ -612,16 +603,16 @@ def spinal_head_part(part: str, points: float, inputs: list[np.ndarray], out: Ou
 
     from labkit import models
 
-    if _probe_file(out, "head-0.safetensors", 64 * 2**20) is None:
+    if _read_or_none(out.read_bytes, "head-0.safetensors", 64 * 2**20) is None:
         return judged(part, points, False, "SpinalHead gave nothing back."), False
     dropout_seen = False
     for k, (in_features, units, num_classes, layers) in enumerate(HEADS):
         shape = f"SpinalHead({in_features}, {units}, {num_classes}, layers={layers})"
         try:
-            state = load(_probe_file(out, f"head-{k}.safetensors", 64 * 2**20))
+            state = load(_read_or_none(out.read_bytes, f"head-{k}.safetensors", 64 * 2**20))
         except Exception as error:  # no file, or safetensors' own refusal of what is there
             return judged(part, points, False, f"{shape}'s weights could not be read: {str(error)[:300]}"), True
-        outputs = _probe_arrays(out, f"outputs-{k}.npz", 2**20)
+        outputs = _read_or_none(out.read_arrays, f"outputs-{k}.npz", 2**20)
         rows = (len(inputs[k]), num_classes)
         if not isinstance(outputs, dict) or any(
                 np.shape(outputs.get(key)) != rows or np.asarray(outputs.get(key)).dtype.kind != "f"
@@ -656,7 +647,7 @@ def spinal_head_part(part: str, points: float, inputs: list[np.ndarray], out: Ou
 
 def optimizers_part(part: str, points: float, reference: OptimizerReference, out: OutputFolder) -> tuple[PartResult, bool]:
     """The weights after the student's optimizers' steps, against torch's SGD and Adam doing the same steps."""
-    found = _probe_arrays(out, "after.npz", 2**20)
+    found = _read_or_none(out.read_arrays, "after.npz", 2**20)
     if found is None:
         return judged(part, points, False, "The optimizers gave no readable weights back."), out.exists("after.npz")
     if any(np.shape(found.get(key)) != want.shape or np.asarray(found.get(key)).dtype.kind != "f"
@@ -702,7 +693,7 @@ def _matches(found: dict, reference: OptimizerReference, prefix: str) -> str:
 def weighted_scores_part(part: str, points: float, expected: list[dict[str, float]],
                          macro: list[dict[str, float]], out: OutputFolder) -> tuple[PartResult, bool]:
     """The four scores for each label pair against scikit-learn's weighted averages."""
-    raw = _probe_file(out, "scores.json", 2**16)
+    raw = _read_or_none(out.read_bytes, "scores.json", 2**16)
     if raw is None:
         return judged(part, points, False, "weighted_scores gave no scores back."), False
     try:
