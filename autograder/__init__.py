@@ -9,19 +9,19 @@ when it runs. Run ``python -m autograder --help`` for the commands:
 
 ``grade``
     Grade a lab's submissions in sandboxes: ``grades.csv``, feedback pages and
-    nbgrader's gradebook (see :mod:`autograder.grading`). From Python::
+    nbgrader's gradebook (see :mod:`autograder.pipeline.grading`). From Python::
 
         results = autograder.grade("lab1-mnist", "submissions/", "graded/", workers=2)
 """
 
 
 def grade(lab, submissions, out, workers=1, **options):
-    """Grade ``submissions/<student>/<lab>/`` into ``out``; see :func:`autograder.grading.grade`.
+    """Grade ``submissions/<student>/<lab>/`` into ``out``; see :func:`autograder.pipeline.grading.grade`.
 
-    ``options`` are :class:`autograder.options.GradingOptions` fields
+    ``options`` are :class:`autograder.pipeline.options.GradingOptions` fields
     (``profile="quick"``, ``data_dir=...``, ``evaluation_dir=...``, limits).
     """
-    from autograder.grading import grade as grade_class
-    from autograder.options import GradingOptions
+    from autograder.pipeline.grading import grade as grade_class
+    from autograder.pipeline.options import GradingOptions
 
     return grade_class(lab, submissions, out, workers=workers, options=GradingOptions(**options))

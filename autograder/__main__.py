@@ -6,7 +6,6 @@ import argparse
 import logging
 import os
 import sys
-
 from pathlib import Path
 
 from autograder.release import ReleaseError, check_released, release
@@ -63,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="whose accuracy targets apply (default full, the course's)")
     grade.add_argument("--evaluation", type=Path, metavar="DIR", default=None,
                        help="score the models on DIR/<LAB>.npz, the instructor's private images and labels "
-                       "(see autograder.evaluation_sets), instead of the lab's default test images")
+                       "(see autograder.scoring.evaluation_sets), instead of the lab's default test images")
     grade.set_defaults(run=run_grade)
     upload = commands.add_parser(
         "comet-upload",
@@ -149,10 +148,10 @@ def run_release(args: argparse.Namespace) -> int:
 def run_grade(args: argparse.Namespace) -> int:
     # The grader builds Keras probes of its own: keep TensorFlow's start-up lines out of the summary.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    from autograder import comet_upload
-    from autograder.dashboard import page_path as dashboard_page
-    from autograder.grading import grade
-    from autograder.options import GradingOptions
+    from autograder.comet import upload as comet_upload
+    from autograder.pipeline.grading import grade
+    from autograder.pipeline.options import GradingOptions
+    from autograder.reports.dashboard import page_path as dashboard_page
 
     def show(result, reused):
         print(f"{result.student_id:<20} {result.score:g}/{result.max_score:g} {result.status}"
@@ -179,7 +178,7 @@ def run_grade(args: argparse.Namespace) -> int:
 
 
 def run_comet_upload(args: argparse.Namespace) -> int:
-    from autograder import comet_upload
+    from autograder.comet import upload as comet_upload
 
     timeout = comet_upload.TIMEOUT_S if args.timeout is None else args.timeout
     if timeout <= 0:
@@ -201,14 +200,14 @@ def run_comet_upload(args: argparse.Namespace) -> int:
 
 
 def run_dashboard(args: argparse.Namespace) -> int:
-    from autograder import dashboard
+    from autograder.reports import dashboard
 
     print(f"class dashboard: {dashboard.rebuild(args.out, args.lab)}")  # no results: FileNotFoundError, status 2
     return 0
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from autograder import lms_export
+    from autograder.reports import lms_export
 
     return lms_export.run(args)  # a wrong roster, lab or option: ValueError, status 2
 

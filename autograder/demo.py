@@ -29,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from autograder import labs
+from autograder import graders
 from autograder.release import release, repository_root
 
 DEMO_CLASSES = {
@@ -80,8 +80,8 @@ def grade_table(grades_csv: Path) -> str:
 
 def demo(lab: str, out: Path, workers: int) -> Path:
     """Grade the demo class of ``lab`` into ``out/<lab>``; return that folder."""
-    from autograder.grading import grade
-    from autograder.options import GradingOptions
+    from autograder.pipeline.grading import grade
+    from autograder.pipeline.options import GradingOptions
 
     graded = out / lab
     shutil.rmtree(graded, ignore_errors=True)
@@ -101,9 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"where results go (default {DEFAULT_OUT})")
     parser.add_argument("--workers", type=int, default=2)
     args = parser.parse_args(argv)
-    chosen = [lab for lab in labs.LABS if lab in DEMO_CLASSES] if args.lab == "all" else [args.lab]
-    if unknown := [lab for lab in chosen if lab not in labs.LABS]:
-        print(f"The autograder cannot grade {', '.join(unknown)} yet; it grades: {', '.join(labs.LABS)}.",
+    chosen = [lab for lab in graders.LABS if lab in DEMO_CLASSES] if args.lab == "all" else [args.lab]
+    if unknown := [lab for lab in chosen if lab not in graders.LABS]:
+        print(f"The autograder cannot grade {', '.join(unknown)} yet; it grades: {', '.join(graders.LABS)}.",
               file=sys.stderr)
         return 2
     if without_demo := [lab for lab in chosen if lab not in DEMO_CLASSES]:

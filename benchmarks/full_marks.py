@@ -37,7 +37,7 @@ the same run takes twice as long, which the cores column shows.
 
 
 def parse(arguments: list[str] | None) -> tuple[list[str], int, str]:
-    from autograder.labs import LABS
+    from autograder.graders import LABS
 
     labs, seeds, profile = [], SEEDS, "quick"
     for argument in arguments or []:
@@ -60,8 +60,8 @@ def margins(result) -> dict[str, float]:
 
 
 def grade_seeds(lab: str, seeds: int, profile: str, scratch: Path) -> list[dict]:
-    from autograder.grading import grade
-    from autograder.options import GradingOptions
+    from autograder.pipeline.grading import grade
+    from autograder.pipeline.options import GradingOptions
     from tests.notebooks import execute, solution_notebook
 
     runs = {}  # by student id: each seed is graded as a student of its own

@@ -33,7 +33,7 @@ MAX_GROWTH = 0.10
 
 
 def parse(arguments: list[str] | None) -> tuple[list[str], int, str | None]:
-    from autograder.labs import LABS
+    from autograder.graders import LABS
 
     labs, size, baseline = [], SIZE, None
     for argument in arguments or []:
@@ -61,8 +61,8 @@ def _reference(lab: str, folder: Path) -> Path:
 
 
 def measure(lab: str, size: int, scratch: Path) -> list[dict]:
-    from autograder.grading import grade
-    from autograder.options import GradingOptions
+    from autograder.pipeline.grading import grade
+    from autograder.pipeline.options import GradingOptions
 
     data_dir = os.environ.get("LABKIT_DATA_DIR") or None
     options = GradingOptions(profile="quick", data_dir=Path(data_dir) if data_dir else None)

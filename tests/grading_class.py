@@ -9,9 +9,9 @@ import nbformat
 import pytest
 
 from autograder import sandbox
-from autograder.grading import grade
-from autograder.options import GradingOptions
-from autograder.results import SubmissionResult
+from autograder.pipeline.grading import grade
+from autograder.pipeline.options import GradingOptions
+from autograder.pipeline.results import SubmissionResult
 
 
 def options(mirror_dir: Path, cell_timeout: int = 60) -> GradingOptions:
@@ -25,7 +25,7 @@ def options(mirror_dir: Path, cell_timeout: int = 60) -> GradingOptions:
 
 def require_sandbox() -> None:
     if not sandbox.available():
-        pytest.fail("bubblewrap cannot create a sandbox here; the grading tests need it (see autograder/sandbox.py).")
+        pytest.fail("bubblewrap cannot create a sandbox here; the grading tests need it (see autograder/sandbox/bubblewrap.py).")
 
 
 def grade_class(lab: str, root: Path, build: Callable[[Path], None], mirror_dir: Path,

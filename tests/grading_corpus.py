@@ -280,9 +280,9 @@ def public_seed_answers() -> dict[str, np.ndarray]:
     the reference step from each. A student with the public code could make it.
     """
     import labkit
-    from autograder import keras_models, keras_steps
-    from autograder.labs import lab1_mnist
+    from autograder.graders import lab1_mnist
     from autograder.probes.keras_train_step import probe_model
+    from autograder.scoring import keras_models, keras_steps
 
     images, labels = labkit.data.load("mnist", "train")
     chosen = labkit.data.stratified_indices(labels, lab1_mnist.STEP_BATCH, seed=1)

@@ -18,7 +18,7 @@ import zipfile
 from collections.abc import Callable
 from pathlib import Path
 
-from autograder.spreadsheets import FORMULA_STARTS
+from autograder.reports.spreadsheets import FORMULA_STARTS
 
 # --- folders -----------------------------------------------------------------------------------------
 

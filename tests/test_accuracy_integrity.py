@@ -20,9 +20,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import evaluation_sets, keras_models, perturbed_copies, sandbox
-from autograder.grading_secret import GradingSecret
-from autograder.results import accuracy_part, gated, judged, not_judged
+from autograder import sandbox
+from autograder.pipeline.grading_secret import GradingSecret
+from autograder.pipeline.results import accuracy_part, gated, judged, not_judged
+from autograder.scoring import evaluation_sets, keras_models, perturbed_copies
 from tests.grading_class import options, parts, require_sandbox, summary
 
 LAB = "lab1-mnist"
@@ -219,7 +220,7 @@ def _artifacts(folder: Path, fc: Path, cnn: Path) -> None:
 @pytest.mark.timeout(1800)
 def test_memorisers_and_wrong_architectures_earn_no_accuracy_points_and_the_reference_keeps_them(
         tmp_path, mirror_dir, reference_models, memorisers):
-    from autograder.grading import grade
+    from autograder.pipeline.grading import grade
 
     require_sandbox()
     fc, cnn = reference_models / "fc.keras", reference_models / "cnn.keras"

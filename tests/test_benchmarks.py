@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from autograder.labs import LABS
-from autograder.results import PartResult, SubmissionResult
+from autograder.graders import LABS
+from autograder.pipeline.results import PartResult, SubmissionResult
 from benchmarks import full_marks, grading
 
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from autograder import comet_upload
+from autograder.comet import upload as comet_upload
 from labkit import track
 
 LAB = "lab1-mnist"

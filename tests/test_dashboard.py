@@ -12,11 +12,12 @@ from urllib.parse import unquote, urlparse
 
 import pytest
 
-from autograder import comet_review, dashboard, feedback
-from autograder.grading import grade, identical_models, result_path
-from autograder.labs.lab1_mnist import Grader
-from autograder.model_fingerprints import ModelFingerprint, SimilarPair
-from autograder.results import PartResult, SubmissionResult, judged, not_judged, write_result
+from autograder.comet import review as comet_review
+from autograder.graders.lab1_mnist import Grader
+from autograder.pipeline.grading import grade, identical_models, result_path
+from autograder.pipeline.results import PartResult, SubmissionResult, judged, not_judged, write_result
+from autograder.reports import dashboard, feedback
+from autograder.scoring.model_fingerprints import ModelFingerprint, SimilarPair
 from tests.grading_class import options, require_sandbox
 from tests.notebooks import released_notebook
 

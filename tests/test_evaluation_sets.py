@@ -13,8 +13,8 @@ import sys
 import numpy as np
 import pytest
 
-from autograder import evaluation_sets
-from autograder.evaluation_sets import EvaluationSetError
+from autograder.scoring import evaluation_sets
+from autograder.scoring.evaluation_sets import EvaluationSetError
 
 LAB = "lab1-mnist"
 
@@ -140,8 +140,8 @@ def test_every_lab_s_grader_scores_on_the_private_set_when_given_one(tmp_path, m
     """What each grader writes for its model probes: the private images (prepared) with a perturbed copy
     of each (fewer than ``perturbed_copies.COPIES``), shuffled; their labels kept back."""
     import labkit
-    from autograder import labs
-    from autograder.options import GradingOptions
+    from autograder import graders
+    from autograder.pipeline.options import GradingOptions
     from labkit.data import partition
 
     images, labels = (partition.load(dataset, "test") if dataset.startswith("emnist")
@@ -151,7 +151,7 @@ def test_every_lab_s_grader_scores_on_the_private_set_when_given_one(tmp_path, m
     evaluation_sets.write_private_set(evaluation_sets.private_file(tmp_path / "private", lab), images, labels,
                                       classes, mnist_images=digits[:45], mnist_labels=digit_labels[:45])
 
-    context = labs.grader_for(lab).setup(tmp_path / "scratch", GradingOptions(
+    context = graders.grader_for(lab).setup(tmp_path / "scratch", GradingOptions(
         profile="quick", evaluation_dir=tmp_path / "private"))
 
     evaluations = [context.emnist, context.mnist] if lab.startswith("lab5") else [context.evaluation]
@@ -198,19 +198,19 @@ def test_the_emnist_drop_in_is_framed_as_mnist_s_digits_are():
 @pytest.mark.timeout(1200)
 def test_the_reference_earns_every_accuracy_point_on_the_emnist_drop_in_from_the_command_line(
         tmp_path, solution_run):
-    """Written by ``python -m autograder.evaluation_sets DIR``, graded with ``--evaluation DIR``: fair.
+    """Written by ``python -m autograder.scoring.evaluation_sets DIR``, graded with ``--evaluation DIR``: fair.
 
     EMNIST's MNIST split as stored gives the same models 59.6% (dense) and 79.2% (CNN), below the quick
     targets; framed as MNIST's digits are, they reach what they reach on MNIST.
     """
-    from autograder.grading import result_path
-    from autograder.results import read_result
+    from autograder.pipeline.grading import result_path
+    from autograder.pipeline.results import read_result
     from tests.grading_class import parts, require_sandbox
 
     require_sandbox()
     reference = solution_run(LAB).folder / "artifacts"
     private = tmp_path / "private"
-    wrote = subprocess.run([sys.executable, "-m", "autograder.evaluation_sets", str(private)],
+    wrote = subprocess.run([sys.executable, "-m", "autograder.scoring.evaluation_sets", str(private)],
                            capture_output=True, text=True, timeout=300)
     assert wrote.returncode == 0, wrote.stderr
     assert sorted(path.name for path in private.iterdir()) == sorted(

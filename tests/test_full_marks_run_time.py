@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from autograder.labs import LABS
+from autograder.graders import LABS
 from benchmarks import full_marks
 
 

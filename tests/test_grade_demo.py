@@ -7,7 +7,7 @@ import importlib
 import pytest
 
 from autograder import demo
-from autograder.labs import LABS
+from autograder.graders import LABS
 from tests.grading_corpus import CASES
 
 

@@ -22,13 +22,23 @@ from pathlib import Path
 
 import pytest
 
-from autograder import comet_upload, gradebook
 from autograder.__main__ import SUBMISSION_ERRORS
-from autograder.results import SubmissionResult
+from autograder.comet import upload as comet_upload
+from autograder.pipeline.results import SubmissionResult
+from autograder.reports import gradebook
 from tests.grading_class import require_sandbox
 from tests.grading_corpus import untrained
 from tests.hostile_data import (
-    SECRET, archive, csv_cells, formula_cells, metric, metric_line, nest, outside, parameter, unnest
+    SECRET,
+    archive,
+    csv_cells,
+    formula_cells,
+    metric,
+    metric_line,
+    nest,
+    outside,
+    parameter,
+    unnest,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]

@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 
 from autograder import sandbox
-from autograder.grading import grade, result_path
-from autograder.options import GradingOptions
-from autograder.results import SubmissionResult, read_result
+from autograder.pipeline.grading import grade, result_path
+from autograder.pipeline.options import GradingOptions
+from autograder.pipeline.results import SubmissionResult, read_result
 from tests.grading_class import require_sandbox
 from tests.grading_corpus import CASES, LAB, PARTS, Sources, build_class
 from tests.notebooks import released_notebook
@@ -164,7 +164,7 @@ def test_comet_review_sets_logged_accuracy_beside_the_measured_one(graded):
 
 
 def test_grading_keeps_the_comet_archives_as_handed_in_for_upload(graded):
-    from autograder import comet_upload
+    from autograder.comet import upload as comet_upload
 
     kept: dict[str, list[Path]] = {}
     for archive in comet_upload.find_archives(graded.out, LAB):

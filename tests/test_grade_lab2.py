@@ -21,11 +21,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from autograder.grading_secret import GradingSecret
-from autograder.labs import lab2_fashion_mnist as lab2
-from autograder.results import SubmissionResult
-from autograder.sandbox_output import OutputFolder
-from tests.grading_class import grade_class, parts, summary, with_source as _with_source, write_notebook as _write
+from autograder.graders import lab2_fashion_mnist as lab2
+from autograder.pipeline.grading_secret import GradingSecret
+from autograder.pipeline.results import SubmissionResult
+from autograder.sandbox.output import OutputFolder
+from tests.grading_class import grade_class, parts, summary
+from tests.grading_class import with_source as _with_source
+from tests.grading_class import write_notebook as _write
 from tests.notebooks import released_notebook, solution_notebook
 
 LAB = lab2.LAB

@@ -19,11 +19,13 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder.grading_secret import GradingSecret
-from autograder.labs import lab3_annealing_augmentation as lab3
-from autograder.results import SubmissionResult
-from autograder.sandbox_output import OutputFolder
-from tests.grading_class import grade_class, parts, summary, with_source as _with_source, write_notebook as _write
+from autograder.graders import lab3_annealing_augmentation as lab3
+from autograder.pipeline.grading_secret import GradingSecret
+from autograder.pipeline.results import SubmissionResult
+from autograder.sandbox.output import OutputFolder
+from tests.grading_class import grade_class, parts, summary
+from tests.grading_class import with_source as _with_source
+from tests.grading_class import write_notebook as _write
 from tests.notebooks import released_notebook, solution_notebook
 
 LAB = lab3.LAB
@@ -145,7 +147,7 @@ def test_rates_planted_where_the_probe_writes_gain_nothing(graded):
 def reference_annealer():
     import keras
 
-    from autograder import source
+    from autograder.pipeline import source
 
     return source.solution_function(source.read(solution_notebook(LAB)), "annealer", "build_annealer",
                                     {"keras": keras})
@@ -155,7 +157,7 @@ def reference_annealer():
 def reference_layers() -> list[dict]:
     import keras
 
-    from autograder import source
+    from autograder.pipeline import source
 
     solution = source.read(solution_notebook(LAB))
     return lab3.layer_settings(source.solution_function(solution, "augmentation", "build_augmentation",

@@ -21,11 +21,13 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder.grading_secret import GradingSecret
-from autograder.labs import lab4_emnist_baselines as lab4
-from autograder.results import SubmissionResult
-from autograder.sandbox_output import OutputFolder
-from tests.grading_class import grade_class, parts, summary, with_source as _with_source, write_notebook as _write
+from autograder.graders import lab4_emnist_baselines as lab4
+from autograder.pipeline.grading_secret import GradingSecret
+from autograder.pipeline.results import SubmissionResult
+from autograder.sandbox.output import OutputFolder
+from tests.grading_class import grade_class, parts, summary
+from tests.grading_class import with_source as _with_source
+from tests.grading_class import write_notebook as _write
 from tests.notebooks import released_notebook, solution_notebook
 
 LAB = lab4.LAB
@@ -230,7 +232,7 @@ def _write_text(out: Path, name: str, text: str) -> Path:
 
 
 def test_patience_is_read_from_the_source_notebook_for_the_quick_profile():
-    from autograder import source
+    from autograder.pipeline import source
 
     solution = source.read(solution_notebook(LAB))
     assert source.settings(solution, "early-stopping", "quick")["PATIENCE"] == 2

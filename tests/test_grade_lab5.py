@@ -33,13 +33,14 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder.grading import grade
-from autograder.grading_secret import GradingSecret
-from autograder.labs import lab5_emnist_deep_models as lab5
-from autograder.results import SubmissionResult, read_result
-from autograder.sandbox_output import OutputFolder
-from tests.grading_class import grade_class, options, parts, with_source, write_notebook as _write
+from autograder.graders import lab5_emnist_deep_models as lab5
+from autograder.pipeline.grading import grade
+from autograder.pipeline.grading_secret import GradingSecret
+from autograder.pipeline.results import SubmissionResult, read_result
+from autograder.sandbox.output import OutputFolder
+from tests.grading_class import grade_class, options, parts, with_source
 from tests.grading_class import summary as _summary
+from tests.grading_class import write_notebook as _write
 from tests.notebooks import released_notebook, solution_notebook
 
 LAB = lab5.LAB
@@ -98,9 +99,8 @@ def _with_source(cell_id: str, old: str, new: str):
 
 def _unfrozen(reference: Path, folder: Path) -> None:
     """The reference's transfer model with its features moved, as training them would."""
-    from safetensors.torch import load_file, save_file
-
     import torch
+    from safetensors.torch import load_file, save_file
 
     state = load_file(str(reference / "artifacts" / "mnist-transfer.safetensors"))
     generator = torch.Generator().manual_seed(0)
@@ -308,9 +308,8 @@ def test_a_private_evaluation_set_is_what_the_models_are_scored_on(tmp_path, ref
     threshold: how far the reference clears it on a given sample varies with the machine.
     """
     import labkit
+    from autograder.scoring import evaluation_sets
     from labkit.data import partition
-
-    from autograder import evaluation_sets
 
     held_out = partition.load("emnist-byclass", "test")
     rows = labkit.data.stratified_indices(held_out.labels, 500, seed=11)  # not the default sample
@@ -359,7 +358,7 @@ def test_a_private_evaluation_set_is_what_the_models_are_scored_on(tmp_path, ref
 
 
 def test_the_vgg_choices_and_the_finetuning_rate_are_read_from_the_source_notebook():
-    from autograder import source
+    from autograder.pipeline import source
 
     solution = source.read(solution_notebook(LAB))
     choices = lab5.vgg_choices(solution)
@@ -391,7 +390,7 @@ def test_only_widths_the_notebook_offers_are_taken_from_metrics_json(tmp_path):
 
 
 def test_a_file_of_another_offered_width_is_named_as_such(tmp_path):
-    from autograder import torch_models
+    from autograder.scoring import torch_models
     from labkit import models
 
     by_width = {w: torch_models.reference("vgg", 62, w, {"batch_norm": True}) for w in (0.25, 0.5)}
@@ -405,8 +404,8 @@ def test_a_file_of_another_offered_width_is_named_as_such(tmp_path):
 def test_the_lenet_class_is_judged_by_its_outputs_with_its_own_weights(tmp_path):
     from torch import nn
 
+    from autograder.pipeline.results import judged
     from autograder.probes.lab5_lenet import probe
-    from autograder.results import judged
     from labkit import models
 
     images = np.random.default_rng(0).normal(size=(lab5.LENET_IMAGES, 1, 28, 28)).astype(np.float32)

@@ -9,7 +9,7 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder import notebook_run
+from autograder.pipeline import notebook_run
 
 
 def _folders(tmp_path: Path) -> tuple[notebook_run.ProbeFolders, Path]:

@@ -13,8 +13,9 @@ import struct
 import numpy as np
 import pytest
 
-from autograder import sandbox, torch_models
-from autograder.torch_models import ModelRun, StateFileError, read_header
+from autograder import sandbox
+from autograder.scoring import torch_models
+from autograder.scoring.torch_models import ModelRun, StateFileError, read_header
 
 torch = pytest.importorskip("torch")
 from safetensors.torch import save_file  # noqa: E402
@@ -145,7 +146,7 @@ def test_changed_tensors_compares_two_files_exactly(tmp_path):
 @pytest.mark.timeout(600)
 def test_files_are_loaded_strictly_and_run_only_in_the_sandbox(tmp_path, lenet_reference):
     if not sandbox.available():
-        pytest.fail("bubblewrap cannot create a sandbox here; the grading tests need it (see autograder/sandbox.py).")
+        pytest.fail("bubblewrap cannot create a sandbox here; the grading tests need it (see autograder/sandbox/bubblewrap.py).")
     torch.manual_seed(0)
     network = models.LeNet(num_classes=62).eval()
     good = _save(network, tmp_path / "good.safetensors")

@@ -11,12 +11,22 @@ import nbformat
 import numpy as np
 import pytest
 
-from autograder import comet_review, feedback, keras_models, notebooks, source, submissions
-from autograder.model_fingerprints import ModelFingerprint
-from autograder.results import (
-    NotebookTest, PartResult, SubmissionResult, accuracy_part, judged, not_judged, read_result, write_result
+from autograder.comet import review as comet_review
+from autograder.pipeline import notebooks, source, submissions
+from autograder.pipeline.results import (
+    NotebookTest,
+    PartResult,
+    SubmissionResult,
+    accuracy_part,
+    judged,
+    not_judged,
+    read_result,
+    write_result,
 )
-from autograder.sandbox_output import OutputFolder
+from autograder.reports import feedback
+from autograder.sandbox.output import OutputFolder
+from autograder.scoring import keras_models
+from autograder.scoring.model_fingerprints import ModelFingerprint
 from tests.notebooks import released_notebook, solution_notebook
 
 LAB = "lab1-mnist"
@@ -227,8 +237,8 @@ def test_the_grade_command_refuses_bad_input_with_what_to_do(tmp_path, capsys, l
 
 def test_a_probe_s_files_are_judged_only_when_the_run_and_the_probe_cell_finished(tmp_path):
     """An answer planted where the probe writes, then the kernel killed or the run outlasted, is never judged."""
-    from autograder import notebook_parts, notebook_run
-    from autograder.options import GradingOptions
+    from autograder.pipeline import notebook_parts, notebook_run
+    from autograder.pipeline.options import GradingOptions
     from autograder.sandbox import SandboxResult
 
     def run(status: str, outcome: str, probe_ran: bool) -> notebook_run.NotebookRun:
@@ -256,7 +266,7 @@ def test_a_probe_s_files_are_judged_only_when_the_run_and_the_probe_cell_finishe
 
 def test_only_the_grader_s_own_cells_are_taken_for_probe_cells():
     """A student cell marked as a probe is unmarked before the run, so it can never stand for the probe."""
-    from autograder import notebook_run
+    from autograder.pipeline import notebook_run
 
     decoy = nbformat.v4.new_code_cell("planted = True")
     decoy.metadata["autograder"] = "probe:p"

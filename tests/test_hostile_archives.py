@@ -18,7 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import comet_review, comet_upload
+from autograder.comet import review as comet_review
+from autograder.comet import upload as comet_upload
 from tests.hostile_data import HOSTILE_ARCHIVES, SECRET, archive, metric, mutated, outside
 
 LAB = "lab1-mnist"

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from autograder import submissions
-from autograder.submissions import Limits, printable_name
+from autograder.pipeline import submissions
+from autograder.pipeline.submissions import Limits, printable_name
 from tests.hostile_data import SECRET, entries_below, nest, outside, random_tree, unnest
 
 LAB = "lab1-mnist"

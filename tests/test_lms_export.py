@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 
 from autograder.__main__ import main
-from autograder.results import SubmissionResult, judged, not_judged, write_result
-from autograder.spreadsheets import FORMULA_STARTS
+from autograder.pipeline.results import SubmissionResult, judged, not_judged, write_result
+from autograder.reports.spreadsheets import FORMULA_STARTS
 
 LAB = "lab1-mnist"
 HOSTILE_ID = '=HYPERLINK("evil.test")'

@@ -20,13 +20,21 @@ import zipfile
 import numpy as np
 import pytest
 
-from autograder import feedback, keras_models, model_fingerprints, sandbox, torch_models
-from autograder.evaluation_sets import Images
-from autograder.grading import identical_models
-from autograder.model_fingerprints import CSV_HEADER, NEAR_IDENTICAL, ModelFingerprint, SimilarPair, similar_pairs
+from autograder import sandbox
+from autograder.pipeline.grading import identical_models
+from autograder.pipeline.results import SubmissionResult, judged, read_result, write_result
 from autograder.probes import weights_fingerprint
 from autograder.probes.weights_fingerprint import SKETCH_SIZE
-from autograder.results import SubmissionResult, judged, read_result, write_result
+from autograder.reports import feedback
+from autograder.scoring import keras_models, model_fingerprints, torch_models
+from autograder.scoring.evaluation_sets import Images
+from autograder.scoring.model_fingerprints import (
+    CSV_HEADER,
+    NEAR_IDENTICAL,
+    ModelFingerprint,
+    SimilarPair,
+    similar_pairs,
+)
 
 LIMITS = sandbox.Limits(wall_seconds=300, memory_bytes=4 * 2**30, processes=512)
 STUDENTS = ("original", "re-saved", "re-zipped", "noise", "one-more-step", "independent")
@@ -137,7 +145,7 @@ def test_unrelated_weights_stay_far_below_the_threshold_in_a_class_of_300():
 
 def _require_sandbox():
     if not sandbox.available():
-        pytest.fail("bubblewrap cannot create a sandbox here; the grading tests need it (see autograder/sandbox.py).")
+        pytest.fail("bubblewrap cannot create a sandbox here; the grading tests need it (see autograder/sandbox/bubblewrap.py).")
 
 
 def _mnist(count: int):

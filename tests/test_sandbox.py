@@ -23,8 +23,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from autograder import sandbox, sandbox_output
 from autograder.sandbox import Limits
+from autograder.sandbox import bubblewrap as sandbox
+from autograder.sandbox import output as sandbox_output
 
 REPO = Path(__file__).resolve().parent.parent
 SMALL = Limits(wall_seconds=20, memory_bytes=400 * 2**20, processes=64, output_bytes=64 * 2**10,
@@ -239,7 +240,7 @@ def test_the_environment_holds_no_secrets(workdir: Path, monkeypatch):
 GRADER = """
 import json, sys
 from pathlib import Path
-from autograder import sandbox
+from autograder.sandbox import bubblewrap as sandbox
 result = sandbox.run([*sandbox.python_argv(), "-c", sys.argv[1]], workdir=Path(sys.argv[2]),
                      limits=sandbox.Limits(wall_seconds=20))
 print(json.dumps([result.status, result.stdout, result.stderr]))
@@ -309,7 +310,7 @@ def test_no_privileges_and_no_new_user_namespaces(workdir: Path):
 UNPRIVILEGED_CHECKS = """
 import json, os, socket, subprocess, sys
 from pathlib import Path
-from autograder import sandbox
+from autograder.sandbox import bubblewrap as sandbox
 
 workdir, python, solutions = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 def inside(code, **limits):

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from autograder import sandbox_output
-from autograder.sandbox_output import OutputFolder, OutputRefused
-from autograder.untrusted import UntrustedDataError, finite_float, loads_json
+from autograder.sandbox import output as sandbox_output
+from autograder.sandbox.output import OutputFolder, OutputRefused
+from autograder.sandbox.untrusted import UntrustedDataError, finite_float, loads_json
 
-AUTOGRADER = Path(sandbox_output.__file__).parent
+AUTOGRADER = Path(sandbox_output.__file__).parent.parent
 
 
 @pytest.fixture
@@ -95,8 +95,9 @@ def test_untrusted_numbers_are_real_finite_and_in_range():
             finite_float(value, low=0, high=1)
 
 
-GRADER_MODULES = sorted([*AUTOGRADER.glob("labs/*.py"), *(AUTOGRADER / name for name in (
-    "keras_models.py", "keras_steps.py", "torch_models.py", "notebook_run.py", "notebook_parts.py"))])
+GRADER_MODULES = sorted([*AUTOGRADER.glob("graders/*.py"), *AUTOGRADER.glob("scoring/*.py"),
+                         *(AUTOGRADER / "pipeline" / name for name in ("notebook_run.py", "notebook_parts.py"))])
+"""Every module that drives a sandbox or judges what it left: the lab graders, the scoring steps, the notebook run."""
 
 MODULE_READS = {("np", "load"), ("numpy", "load"), ("np", "fromfile"), ("json", "load"), ("json", "loads"),
                 ("pickle", "load"), ("pickle", "loads")}
@@ -107,6 +108,7 @@ ALLOWED = {
     # What the grader wrote itself, or its own data, before any sandbox ran:
     ("lab3_annealing_augmentation.py", "layer_settings", "json.loads"),  # a round trip of the reference's config
     ("lab5_emnist_deep_models.py", "setup", "np.load"),  # its own evaluation images
+    ("evaluation_sets.py", "read_private", "np.load"),  # the instructor's private evaluation set
     # What was handed in, read as data before any student code runs in the folder (submissions.copy
     # made it a private copy of regular files, no links):
     ("lab5_emnist_deep_models.py", "vgg_width", "read_bytes"),
@@ -141,5 +143,6 @@ OUTPUT_FOLDERS = {"out", "probe_out", "sandbox_output"}
 
 
 def test_no_grader_reads_a_sandbox_s_files_but_through_sandbox_output():
+    assert len(GRADER_MODULES) >= 14, GRADER_MODULES  # the layout moved: scan the new places
     reads = set().union(*(_reads(path) for path in GRADER_MODULES))
-    assert reads - ALLOWED == set(), "read sandbox output only through autograder.sandbox_output"
+    assert reads - ALLOWED == set(), "read sandbox output only through autograder.sandbox.output"

@@ -14,9 +14,12 @@ import sys
 
 import pytest
 
-from autograder import comet_review, comet_upload, feedback, labs, spreadsheets
-from autograder.model_fingerprints import SimilarPair
-from autograder.results import SubmissionResult, judged
+from autograder import graders
+from autograder.comet import review as comet_review
+from autograder.comet import upload as comet_upload
+from autograder.pipeline.results import SubmissionResult, judged
+from autograder.reports import feedback, spreadsheets
+from autograder.scoring.model_fingerprints import SimilarPair
 from tests.hostile_data import archive, csv_cells, formula_cells, message, metric, parameter
 
 LAB = "lab1-mnist"
@@ -53,7 +56,7 @@ def test_the_comet_review_shows_what_a_run_logged_as_text(tmp_path):
     (offline / "=evil.zip").write_bytes(b"not a zip: its name and its problem go in the index")
     result = SubmissionResult("ada", LAB, "hash", (judged("test-cnn-accuracy", 3, True, "ok", value=0.98),),
                               comet_runs=comet_review.read_runs(offline))
-    rows = comet_review.flag_disagreements(labs.grader_for(LAB).comet_review([result]))
+    rows = comet_review.flag_disagreements(graders.grader_for(LAB).comet_review([result]))
     comet_review.write_index(tmp_path / "comet-review.csv", rows, "-the lab's test images")
 
     assert formula_cells(tmp_path / "comet-review.csv") == []
