@@ -56,7 +56,8 @@ def build_demo_class(lab: str, scratch: Path, class_dir: Path) -> None:
     reference.mkdir(parents=True)
     shutil.copyfile(solution_notebook(lab), reference / f"{lab}.ipynb")
     print(f"training the reference solution of {lab} (quick profile) ...", flush=True)
-    execute(reference / f"{lab}.ipynb", reference, cell_timeout=REFERENCE_CELL_TIMEOUT)
+    execute(reference / f"{lab}.ipynb", reference, cell_timeout=REFERENCE_CELL_TIMEOUT,
+            environment={"LABKIT_STUDENT_ID": "reference"})  # its Comet runs carry the id it is handed in under
     shutil.rmtree(reference / ".kernels", ignore_errors=True)
     students = DEMO_CLASSES[lab]
     if lab == corpus.LAB:

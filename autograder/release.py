@@ -8,7 +8,10 @@ counts cleared, graded cells locked and checksummed. Both folders are committed,
 and :func:`check_released` tells when ``labs/`` has fallen behind ``solutions/``.
 
 The folders and the gradebook are configured in the repository's
-``nbgrader_config.py``, which the ``nbgrader`` command reads as well.
+``nbgrader_config.py``, which the ``nbgrader`` command reads as well. The course's
+``course.json`` beside it (its name, :mod:`labkit.course`) is copied into every
+released lab, so that each lab folder a student gets, by ``make lab`` or
+nbgrader's exchange, carries it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -30,6 +34,7 @@ class ReleaseError(RuntimeError):
 
 
 CONFIG_FILE = "nbgrader_config.py"
+COURSE_FILE = "course.json"  # labkit.course.COURSE_FILE
 RELEASE_COMMAND = "python -m autograder release"
 
 
@@ -109,7 +114,11 @@ def generate(lab: str, config) -> Path:
         raise ReleaseError(
             f"nbgrader could not generate {lab}; the errors it logged above say which cell is wrong."
         ) from error
-    return Path(course.format_path(course.release_directory, ".", lab)).resolve()
+    released = Path(course.format_path(course.release_directory, ".", lab)).resolve()
+    course_file = Path(course.root) / COURSE_FILE
+    if course_file.is_file():
+        shutil.copyfile(course_file, released / COURSE_FILE)
+    return released
 
 
 @contextmanager

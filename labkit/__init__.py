@@ -15,9 +15,10 @@ from labkit import _tf_startup
 
 __version__ = "0.1.0"
 
-_SUBMODULES = ("augment", "check", "config", "data", "device", "live", "models", "plot", "profiles", "targets", "track")
+_SUBMODULES = ("augment", "check", "config", "course", "data", "device", "handin", "live", "models", "plot", "profiles",
+               "targets", "track")
 
-__all__ = ["__version__", "profile", *_SUBMODULES]
+__all__ = ["__version__", "check_submission", "profile", *_SUBMODULES]
 
 _tf_startup.install()
 
@@ -27,6 +28,13 @@ def profile():
     from labkit.profiles import current
 
     return current()
+
+
+def check_submission(notebook=None, *, profile: str = "full", load: bool = True):
+    """Check this lab's folder as the grader will read it: one line per check (see :mod:`labkit.check.submission`)."""
+    from labkit.check.submission import check_submission as check
+
+    return check(notebook, profile=profile, load=load)
 
 
 def __getattr__(name: str):

@@ -1,4 +1,5 @@
-"""The ``labkit`` command: ``labkit data fetch|verify|info`` and ``labkit doctor``."""
+"""The ``labkit`` command: ``labkit data fetch|verify|info``, ``labkit doctor``, ``labkit course`` and
+``labkit check-submission``."""
 
 from __future__ import annotations
 
@@ -74,6 +75,36 @@ def _doctor(args) -> int:
     return 0
 
 
+def _course(args) -> int:
+    from labkit import course
+
+    if args.student_id is not None:
+        try:
+            path = course.set_student_id(args.student_id.strip())
+        except ValueError as error:
+            print(error, file=sys.stderr)
+            return 2
+        print(f"student id {args.student_id.strip()} saved in {path}; the runs you start from now on carry it.")
+    elif args.forget_student_id:
+        print("student id removed" if course.forget_student_id() else "no student id was saved")
+    try:
+        current = course.current()
+    except ValueError as error:
+        print(error, file=sys.stderr)
+        return 2
+    print(f"course:     {current.name}  ({current.name_from})")
+    print(f"student id: {current.student_id or '(none)'}  ({current.student_id_from})")
+    return 0
+
+
+def _check_submission(args) -> int:
+    from labkit.check.submission import check_submission
+
+    report = check_submission(args.notebook, profile=args.profile, load=not args.no_load)
+    print(report.message().text(colour=sys.stdout.isatty()))
+    return 0 if report.passed else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="labkit", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -90,6 +121,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     doctor = commands.add_parser("doctor", help="print the environment labkit sees")
     doctor.set_defaults(run=_doctor)
+
+    course = commands.add_parser("course", help="show the course and your student id; set your student id")
+    chosen = course.add_mutually_exclusive_group()
+    chosen.add_argument("--student-id", metavar="ID",
+                        help="save your student id (the name of your submission folder): your Comet runs carry it")
+    chosen.add_argument("--forget-student-id", action="store_true", help="remove the saved student id")
+    course.set_defaults(run=_course)
+
+    check = commands.add_parser(
+        "check-submission", help="check a lab folder before hand-in, as the grader will read it (exit 1: not ready)")
+    check.add_argument("notebook", metavar="NOTEBOOK", help="the lab's notebook, e.g. work/lab1-mnist/lab1-mnist.ipynb")
+    check.add_argument("--profile", choices=("full", "quick"), default="full",
+                       help="the profile whose targets the grader applies (default full, the course's)")
+    check.add_argument("--no-load", action="store_true",
+                       help="check the model files' structure without loading them with Keras or PyTorch")
+    check.set_defaults(run=_check_submission)
     return parser
 
 

@@ -9,6 +9,9 @@ grader can set a variable and see its effect on the next call.
 ``LABKIT_PROFILE``     ``full`` (default) or ``quick``: epochs and subset sizes
 ``LABKIT_OFFLINE``     ``1`` forbids downloads (grading sandboxes, exams)
 ``LABKIT_TRACKING``    ``off`` disables Comet tracking
+``LABKIT_COURSE``      the course's name (else ``course.json``; see :mod:`labkit.course`)
+``LABKIT_STUDENT_ID``  the student's id (else ``labkit course --student-id``'s setting)
+``LABKIT_CONFIG_DIR``  where that setting is kept (platformdirs' user config folder)
 ``LABKIT_HEADLESS``    ``1`` forces the non-interactive behaviour of plots
 =====================  ================================================
 """

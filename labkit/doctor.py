@@ -68,6 +68,17 @@ def _comet_summary() -> str:
     return "no API key: experiments are saved as offline archives for `comet upload`"
 
 
+def _course_summary() -> str:
+    from labkit import course
+
+    try:
+        found = course.current()
+    except ValueError as error:
+        return f"settings unreadable: {error}"
+    student = found.student_id or "no student id (labkit course --student-id ID)"
+    return f"{found.name}, {student}"
+
+
 def report() -> str:
     lines = [
         f"labkit {__version__}",
@@ -79,6 +90,7 @@ def report() -> str:
         f", keras {_version('keras')}: {_tensorflow_devices()}",
         f"torch        {_version('torch')}: {_torch_devices()}",
         f"comet_ml     {_version('comet_ml')}: {_comet_summary()}",
+        f"course       {_course_summary()}",
         f"data dir     {config.data_dir() or '(LABKIT_DATA_DIR not set)'}",
         f"cache dir    {config.cache_dir()}",
         f"downloads    {'off (LABKIT_OFFLINE=1)' if config.offline() else 'allowed'}",

@@ -41,6 +41,10 @@ def _session_cache(tmp_path_factory) -> Path:
         os.environ["LABKIT_CACHE_DIR"] = previous
 
 
+REFERENCE_STUDENT = "reference"
+"""The student id a solution run's Comet runs carry (LABKIT_STUDENT_ID): the grading tests hand it in as hers."""
+
+
 @dataclass(frozen=True)
 class SolutionRun:
     """A lab's solution notebook as a student would run it: the folder it ran in, its outputs, its time."""
@@ -79,7 +83,8 @@ class SolutionRuns:
             folder.mkdir(parents=True)
             (folder / f"{lab}.ipynb").write_bytes(solution_notebook(lab).read_bytes())
             started = time.perf_counter()
-            executed = execute(folder / f"{lab}.ipynb", folder)  # raises at the first failing cell
+            # raises at the first failing cell; the runs carry the id of the folder the grading tests hand them in as
+            executed = execute(folder / f"{lab}.ipynb", folder, environment={"LABKIT_STUDENT_ID": REFERENCE_STUDENT})
             self._runs[lab] = SolutionRun(folder, executed, time.perf_counter() - started)
         return self._runs[lab]
 

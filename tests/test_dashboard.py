@@ -61,8 +61,9 @@ def result(student: str, parts, *, copied_cnn: str | None = None, comet_runs=(),
                             comet_runs=tuple(comet_runs), grader_error=grader_error, seconds=30.0)
 
 
-def comet_run(archive: str, model_name: str, logged: float) -> dict:
-    return {"archive": archive, "experiment": "x1", "params": {"model": model_name},
+def comet_run(archive: str, model_name: str, logged: float, student_id: str) -> dict:
+    """A run as the review reads it from an archive, carrying the student id ``student_id``."""
+    return {"archive": archive, "experiment": "x1", "params": {"model": model_name, "student_id": student_id},
             "metrics": {"test_accuracy": logged}}
 
 
@@ -71,10 +72,10 @@ def class_results() -> list[SubmissionResult]:
     full = [model("test-fc-model", True), accuracy("test-fc-accuracy", 0.9812), model("test-cnn-model", True),
             accuracy("test-cnn-accuracy", 0.9921), step(True)]
     return [
-        result("ada", full, comet_runs=[comet_run("ada-cnn.zip", "cnn", 0.9925)]),
+        result("ada", full, comet_runs=[comet_run("ada-cnn.zip", "cnn", 0.9925, "ada")]),
         result("ben", [model("test-fc-model", True), accuracy("test-fc-accuracy", 0.9744),
                        model("test-cnn-model", True), accuracy("test-cnn-accuracy", 0.9803), step(True)],
-               comet_runs=[comet_run(HOSTILE_ARCHIVE, "cnn", 0.999)]),
+               comet_runs=[comet_run(HOSTILE_ARCHIVE, "cnn", 0.999, "ben")]),
         result("cleo", [model("test-fc-model", False), accuracy("test-fc-accuracy", 0.978, "fail"),
                         model("test-cnn-model", True), accuracy("test-cnn-accuracy", 0.9899), step(False)]),
         result("dev", [model("test-fc-model", True), accuracy("test-fc-accuracy", 0.9701),

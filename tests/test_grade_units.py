@@ -104,7 +104,8 @@ def test_an_accuracy_part_is_judged_from_predictions_whatever_ran_the_model():
 
 def test_the_comet_review_flags_a_logged_accuracy_only_against_the_same_images(tmp_path):
     def run(archive, model, accuracy):
-        return {"archive": archive, "params": {"model": model}, "metrics": {"test_accuracy": accuracy}}
+        return {"archive": archive, "params": {"model": model, "student_id": "alice"},
+                "metrics": {"test_accuracy": accuracy}}
 
     measured = judged("test-cnn-accuracy", 3, True, "ok", value=0.9812, threshold=0.98)
     result = SubmissionResult("alice", LAB, "hash", (measured,), comet_runs=(
@@ -127,9 +128,9 @@ def test_the_comet_review_flags_a_logged_accuracy_only_against_the_same_images(t
 
     comet_review.write_index(tmp_path / "comet-review.csv", rows, "the instructor's private evaluation set")
     written = (tmp_path / "comet-review.csv").read_text().splitlines()
-    assert written[0] == ("student_id,lab,archive,experiment,model,logged_test_accuracy,measured_test_accuracy,"
-                          "measured_on,flag")
-    assert written[2] == f"alice,{LAB},boast.zip,,cnn,0.999,0.9812,the instructor's private evaluation set,"
+    assert written[0] == ("student_id,student_id_logged,lab,archive,experiment,model,logged_test_accuracy,"
+                          "measured_test_accuracy,measured_on,flag")
+    assert written[2] == f"alice,alice,{LAB},boast.zip,,cnn,0.999,0.9812,the instructor's private evaluation set,"
 
 
 def test_results_round_trip_through_their_json_file(tmp_path):

@@ -175,3 +175,12 @@ def test_cli_refuses_unknown_labs_and_lab_names_with_check(capsys):
 
     assert main(["release", "--check", LAB]) == 2
     assert "leave out the LAB names" in capsys.readouterr().err
+
+
+def test_release_copies_the_course_json_into_every_lab_and_check_wants_it(course):
+    (course / "course.json").write_text('{"course": "Deep Learning 101"}\n')
+    folders = release(root=course)
+    assert all((folder / "course.json").read_text() == '{"course": "Deep Learning 101"}\n' for folder in folders)
+    assert check_released(course) == []
+    (course / "labs" / LAB / "course.json").unlink()
+    assert [problem for problem in check_released(course) if "course.json: missing" in problem]

@@ -65,10 +65,12 @@ class Archive:
 
 @pytest.fixture
 def lab_folder(tmp_path, monkeypatch) -> Path:
-    """A lab folder as the working directory, a person at the keyboard, and no Comet API key."""
+    """A lab folder as the working directory, a person at the keyboard, no Comet API key and no course settings."""
     monkeypatch.chdir(tmp_path)
-    for name in ("LABKIT_TRACKING", "LABKIT_HEADLESS", "CI", "NBGRADER_EXECUTION", "COMET_URL_OVERRIDE"):
+    for name in ("LABKIT_TRACKING", "LABKIT_HEADLESS", "CI", "NBGRADER_EXECUTION", "COMET_URL_OVERRIDE",
+                 "LABKIT_COURSE", "LABKIT_STUDENT_ID"):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LABKIT_CONFIG_DIR", str(tmp_path / ".config"))  # no student id a developer saved
     monkeypatch.setenv("COMET_API_KEY", "")  # empty also hides a key in a developer's ~/.comet.config
     return tmp_path
 
@@ -104,8 +106,8 @@ def test_an_offline_run_archives_params_epochs_confusion_matrix_and_images(lab_f
     assert archive_path is not None and archive_path.parent == lab_folder / "comet-offline"
     archive = Archive.read(archive_path)
     assert archive.experiment["project_name"] == "dl-101"
-    assert sorted(archive.experiment["tags"]) == ["DL 101", "ada", "lab2"]
-    assert archive.parameters() == {"learning_rate": 0.1, "epochs": 2, "batch_size": 64}
+    assert sorted(archive.experiment["tags"]) == ["DL 101", "ada", "lab2"]  # no student id configured
+    assert archive.parameters() == {"course": "DL 101", "learning_rate": 0.1, "epochs": 2, "batch_size": 64}
     for metric, values in history.items():
         assert archive.metric(metric) == [(1, values[0]), (2, values[1])], metric
     assert "dense" in archive.payloads("graph")[0]["graph"]
@@ -182,7 +184,7 @@ def test_a_failing_call_warns_once_stops_logging_and_keeps_what_came_before(lab_
     assert run.mode == "off" and "model summary" in run.reason
     archive = Archive.read(run.end())
     assert archive.metric("loss") == [(1, 0.9)]
-    assert archive.parameters() == {}
+    assert archive.parameters() == {"course": "dl101"}  # logged at the start, before the failing call
 
 
 def test_a_context_manager_ends_the_run(lab_folder):
@@ -192,8 +194,10 @@ def test_a_context_manager_ends_the_run(lab_folder):
     assert Archive.read(run.archive).metric("loss") == [(3, 0.25)]
 
 
-def test_runs_are_named_by_course_lab_and_os_user(monkeypatch):
+def test_runs_are_named_by_course_lab_and_os_user(monkeypatch, tmp_path):
     monkeypatch.setenv("LABKIT_TRACKING", "off")
+    monkeypatch.delenv("LABKIT_STUDENT_ID", raising=False)
+    monkeypatch.setenv("LABKIT_CONFIG_DIR", str(tmp_path))  # no student id saved: the OS user names the run
     run = track.start(course="dl101", lab="lab2")
     assert run.name == f"dl101-lab2-{getpass.getuser()}"
     assert track.start(course="dl101", lab="lab2", student="ada").name == "dl101-lab2-ada"
@@ -214,3 +218,37 @@ def test_in_a_notebook_a_run_prints_only_where_its_archive_went(lab_folder):
     archive = next((lab_folder / "comet-offline").glob("*.zip"))
     assert f"comet upload {archive}" in printed[1], printed[1]
     assert "COMET INFO" not in printed[1], printed[1]  # comet_ml's progress messages are held back
+
+
+def test_an_offline_archive_carries_the_course_and_student_id_as_parameters_and_tags(lab_folder, monkeypatch):
+    """The course comes from course.json beside the notebook, the id from `labkit course --student-id`."""
+    from labkit import course
+
+    (lab_folder / "course.json").write_text('{"course": "Deep Learning 101"}')
+    course.set_student_id("s1234567")
+    run = track.start(lab="lab2", learning_rate=0.1)
+    assert run.name == "Deep Learning 101-lab2-s1234567"
+    archive = Archive.read(run.end())
+    assert archive.parameters() == {"course": "Deep Learning 101", "student_id": "s1234567", "learning_rate": 0.1}
+    assert sorted(archive.experiment["tags"]) == ["Deep Learning 101", "lab2", "s1234567", "student_id:s1234567"]
+    assert archive.experiment["project_name"] == "deep-learning-101"
+
+    # The environment wins over both files; the grader's review reads the id back from the archive.
+    from autograder.comet import review
+
+    monkeypatch.setenv("LABKIT_COURSE", "dl102")
+    monkeypatch.setenv("LABKIT_STUDENT_ID", "ada.l")
+    read = review.read_archive(track.start(lab="lab3", student="Ada").end())
+    assert read["params"]["course"] == "dl102" and read["params"]["student_id"] == "ada.l"
+    assert "student_id:ada.l" in read["tags"] and review.logged_student_id(read) == "ada.l"
+
+
+def test_a_broken_student_id_setting_warns_and_the_run_goes_on_unlinked(lab_folder, monkeypatch):
+    monkeypatch.setenv("LABKIT_STUDENT_ID", "not an id!")
+    with pytest.warns(track.TrackingWarning, match="not a usable student id"):
+        run = track.start(lab="lab2")
+    archive = Archive.read(run.end())
+    assert "student_id" not in archive.parameters() and archive.parameters()["course"] == "labkit"
+    monkeypatch.delenv("LABKIT_STUDENT_ID")
+    with pytest.raises(ValueError, match="not a usable student id"):
+        track.start(lab="lab2", student_id="../../etc")

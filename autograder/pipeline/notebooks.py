@@ -19,8 +19,8 @@ import nbformat
 from nbformat import NotebookNode
 
 from autograder.pipeline.results import NotebookTest
+from labkit.handin import MAX_NOTEBOOK_BYTES  # one home, read by the student's check too
 
-MAX_NOTEBOOK_BYTES = 16 * 2**20
 MAX_OUTPUT_CHARS = 4000
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 

@@ -20,32 +20,13 @@ from __future__ import annotations
 import hashlib
 import itertools
 import os
-import re
 import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.sandbox.output import OutputRefused, read_bytes
-
-STUDENT_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
-"""Student ids become file names in the output (feedback, results): only these, matched whole (``fullmatch``)."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    """How much of one submission the grader takes; what lies beyond is left out, with a note."""
-
-    depth: int = 32
-    """Folders within folders (``artifacts/`` is one level)."""
-    entries: int = 10_000
-    """Files and folders looked at."""
-    file_bytes: int = 64 * 2**20
-    total_bytes: int = 256 * 2**20
-    path_chars: int = 1_000
-    """The length of a file's path inside the submission."""
-
-
-LIMITS = Limits()
+from labkit.course import STUDENT_ID  # noqa: F401 - the rule students' ids follow too (labkit course --student-id)
+from labkit.handin import LIMITS, Limits, is_text, left_out  # noqa: F401 - one home, shared with the student's check
 
 MAX_NOTES = 20
 """Notes kept on what was left out; the rest are counted in one more."""
@@ -75,15 +56,6 @@ class Copied:
 
 
 # --- names -----------------------------------------------------------------------------------------
-
-
-def is_text(name: str) -> bool:
-    """Whether a file name (as :mod:`os` decodes it) is UTF-8 text, so that it can be written anywhere."""
-    try:
-        name.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def printable_name(name: str) -> str:
@@ -196,29 +168,6 @@ def listing(folder: Path, limits: Limits = LIMITS) -> Listing:
                 files.append((path, size))
                 total += size
     return _listed(files, skipped)
-
-
-def left_out(path: str, kind: str, size: int, total: int, limits: Limits) -> str | None:
-    """Why the entry at ``path`` (a ``"file"``, ``"folder"``, ``"link"``, ...) is left out, or None.
-
-    ``total`` is the bytes taken so far.
-    """
-    if not is_text(path):
-        return "its name is not UTF-8 text; rename it with plain letters and digits"
-    if len(path) > limits.path_chars:
-        return f"a path of more than {limits.path_chars:,} characters"
-    if kind == "link":
-        return "a link, not a file"
-    if kind == "folder":
-        depth = path.count("/") + 1
-        return (f"folders nested more than {limits.depth} levels deep; what it holds was left out"
-                if depth > limits.depth else None)
-    if kind != "file":
-        return "not a regular file (a FIFO, socket or device)" if kind == "special" else "could not be read"
-    if size > limits.file_bytes or total + size > limits.total_bytes:
-        return (f"{size:,} bytes, over the limit of {limits.file_bytes:,} per file "
-                f"and {limits.total_bytes:,} per submission")
-    return None
 
 
 def _read_folder(folder: Path, relative: str, room: int) -> tuple[list[os.DirEntry], str | None]:

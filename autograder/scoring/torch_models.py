@@ -37,9 +37,11 @@ from autograder.pipeline.results import SANDBOX_VERDICTS
 from autograder.sandbox import output as sandbox_output
 from autograder.scoring.model_fingerprints import ModelFingerprint
 from autograder.scoring.model_fingerprints import read as read_fingerprint
+from labkit.handin import MAX_MODEL_BYTES
 
-MAX_STATE_BYTES = 32 * 2**20
-"""Larger than any network of the course at width 1.0 (VGG with batch norm: about 6 MB)."""
+MAX_STATE_BYTES = MAX_MODEL_BYTES
+"""Larger than any network of the course at width 1.0 (VGG with batch norm: about 6 MB); the student's check
+(``labkit check-submission``) applies the same :data:`labkit.handin.MAX_MODEL_BYTES`."""
 MAX_PROBLEM_BYTES = 2**16
 
 

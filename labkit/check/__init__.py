@@ -14,7 +14,8 @@ cell's result, and ``.assert_ok()`` for nbgrader's hidden tests.
 :class:`Question` wraps a check for students, learntools-style.
 
 The same checks work on Keras 3 models and PyTorch modules; importing this
-package imports neither framework.
+package imports neither framework. :mod:`labkit.check.submission` checks a whole
+lab folder before hand-in (``labkit.check_submission()``, ``labkit check-submission``).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Experiment tracking on Comet that never makes a lab fail or wait.
 
->>> run = labkit.track.start(course="dl101", lab="lab2", learning_rate=0.01, epochs=5)
+>>> run = labkit.track.start(lab="lab2", learning_rate=0.01, epochs=5)   # course from course.json
 >>> history = model.fit(x, y, epochs=5, validation_split=0.1, callbacks=[run.keras_callback()])
 >>> run.log_confusion_matrix(y_test, predictions, labkit.data.class_names("mnist"))
 >>> run.log_figure(labkit.plot.history(history), "training curves")
@@ -17,6 +17,9 @@ with ``comet upload <archive>``. ``LABKIT_TRACKING=off`` turns tracking off.
 
 Runs are named ``<course>-<lab>-<student>`` and tagged with all three, in a
 project named after the course, so an instructor can review a class at a glance.
+The course and the student's id come from :mod:`labkit.course` unless given; each
+run carries them as parameters (``course``, ``student_id``) and tags (the course,
+``student_id:<id>``), so the grader's review can join runs to graded submissions.
 """
 
 from __future__ import annotations

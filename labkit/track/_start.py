@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from labkit import config
+from labkit import course as labkit_course
 from labkit.track import _comet
 from labkit.track._tracker import Mode, Tracker, TrackingWarning
 
@@ -18,6 +19,9 @@ DEFAULT_OFFLINE_DIR = Path("comet-offline")
 
 PROBE_TIMEOUT_S = 3.0
 """How long to wait for the Comet server to answer before logging offline instead."""
+
+STUDENT_ID_TAG = "student_id:"
+"""A run's tag ``student_id:<id>``: the id, findable among the tags without the parameters."""
 
 KEY_PARAMETER_NAMES = frozenset({"api_key", "apikey", "comet_api_key"})
 
@@ -29,9 +33,9 @@ KEY_IN_CODE_MESSAGE = (
 )
 
 
-def start(course: str, lab: str, *, student: str | None = None, project: str | None = None,
-          workspace: str | None = None, offline_dir: str | os.PathLike | None = None,
-          **params: Any) -> Tracker:
+def start(course: str | None = None, lab: str | None = None, *, student: str | None = None,
+          student_id: str | None = None, project: str | None = None, workspace: str | None = None,
+          offline_dir: str | os.PathLike | None = None, **params: Any) -> Tracker:
     """Start recording a training run on Comet, online when possible, offline otherwise.
 
     The run goes online only when a person is running the notebook
@@ -42,12 +46,23 @@ def start(course: str, lab: str, *, student: str | None = None, project: str | N
     nothing at all. Starting never raises because of Comet: a failure becomes
     a :class:`TrackingWarning` and a tracker that records nothing.
 
+    The run carries the course and the student's id (:mod:`labkit.course`) as parameters
+    (``course``, ``student_id``) and as tags (the course's name, ``student_id:<id>``), offline
+    archives included: the instructor's review joins runs to graded submissions by that id.
+
     Parameters
     ----------
-    course, lab : str
-        Name the run, e.g. ``course="dl101", lab="lab2"``.
+    course : str, optional
+        The course's name; by default :func:`labkit.course.name` (``LABKIT_COURSE``, else the
+        ``course.json`` beside the notebook, else ``"labkit"``).
+    lab : str
+        The lab, e.g. ``lab="lab2"``: with the course and the student, it names the run.
     student : str, optional
-        Defaults to the operating system's user name (the login on a course JupyterHub).
+        The student's part of the run's name; defaults to the student id, else the operating
+        system's user name (the login on a course JupyterHub).
+    student_id : str, optional
+        Defaults to :func:`labkit.course.student_id` (``LABKIT_STUDENT_ID``, else the id
+        ``labkit course --student-id`` saved); without one, the run is not linked to a grade.
     project : str, optional
         The Comet project; defaults to the course, so that one project holds a class.
     workspace : str, optional
@@ -64,26 +79,42 @@ def start(course: str, lab: str, *, student: str | None = None, project: str | N
     Raises
     ------
     ValueError
-        When an API key is passed as an argument, or ``course`` or ``lab`` is empty.
+        When an API key is passed as an argument, ``lab`` or ``course`` is empty, or
+        ``student_id`` is not a usable student id.
     """
     if KEY_PARAMETER_NAMES & {name.lower() for name in params}:
         raise ValueError(KEY_IN_CODE_MESSAGE)
+    if course is None:
+        course = _configured(labkit_course.name, labkit_course.DEFAULT_COURSE)
     for argument, value in (("course", course), ("lab", lab)):
         if not (isinstance(value, str) and value.strip()):
             raise ValueError(f"{argument}={value!r} must name the run, e.g. start(course='dl101', lab='lab2').")
-    student = student or default_student()
+    if student_id is None:
+        student_id = _configured(labkit_course.student_id, None)
+    else:
+        labkit_course.checked_student_id(student_id, "student_id=")
+    student = student or student_id or default_student()
     name = experiment_name(course, lab, student)
     if not config.tracking_enabled():
         return Tracker.off(name, "LABKIT_TRACKING=off")
     directory = Path(offline_dir or DEFAULT_OFFLINE_DIR).resolve()
+    tags = (course, lab, student, *((f"{STUDENT_ID_TAG}{student_id}",) if student_id else ()))
     try:
-        tracker = _open(name, tags=(course, lab, student), project=project or slug(course),
-                        workspace=workspace, directory=directory)
+        tracker = _open(name, tags=tags, project=project or slug(course), workspace=workspace, directory=directory)
     except Exception as error:  # noqa: BLE001 - tracking must never stop a lab
         warnings.warn(f"Comet tracking is off for this run: {_explain(error)}", TrackingWarning, stacklevel=2)
         return Tracker.off(name, f"Comet could not start: {_explain(error)}")
-    tracker.log_params(params)
+    tracker.log_params({"course": course.strip(), **({"student_id": student_id} if student_id else {}), **params})
     return tracker
+
+
+def _configured(read, default):
+    """``read()``, the course configuration; a broken one is a warning and ``default``, never a stopped lab."""
+    try:
+        return read()
+    except ValueError as error:
+        warnings.warn(f"{error} Tracking goes on without it.", TrackingWarning, stacklevel=3)
+        return default
 
 
 def experiment_name(course: str, lab: str, student: str) -> str:
