@@ -88,7 +88,7 @@ def test_each_hostile_archive_is_a_problem_that_says_why_and_the_honest_one_is_r
     assert runs[-1] == {"archive": f"{len(hostile) + 1 - comet_review.MAX_ARCHIVES} more archives",
                         "problem": f"only the first {comet_review.MAX_ARCHIVES} archives are read"}
     assert comet_review.read_archive(folder / "honest.zip") == {
-        "experiment": "0123456789abcdef", "params": {"model": "cnn"}, "metrics": {"test_accuracy": 0.95}}
+        "experiment": "0123456789abcdef", "tags": [], "params": {"model": "cnn"}, "metrics": {"test_accuracy": 0.95}}
     for name in hostile:
         run = comet_review.read_archive(folder / f"{name}.zip")
         assert run["problem"].startswith(REASONS[name]), (name, run["problem"])
@@ -101,7 +101,7 @@ def test_randomly_damaged_archives_never_raise(seed, hostile):
     sources = [archive(), *(data for data in hostile.values() if len(data) < 2**20)]
     for _ in range(100):
         run = comet_review.parse_archive(mutated(rng.choice(sources), rng))
-        assert set(run) in ({"problem"}, {"experiment", "params", "metrics"}), run
+        assert set(run) in ({"problem"}, {"experiment", "tags", "params", "metrics"}), run
         assert_writable_anywhere(run)
 
 

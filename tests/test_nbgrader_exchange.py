@@ -41,11 +41,20 @@ class Course:
         """Run ``nbgrader COMMAND`` in the course directory, which holds the course's nbgrader_config.py."""
         self._run(self.instructor, self._root / "no-config", command)
 
-    def as_student(self, *command: str) -> None:
-        """Run ``nbgrader COMMAND`` in the student's home, under the course's configuration."""
-        self._run(self.student, self.instructor, command)
+    def as_student(self, *command: str, home: Path | None = None) -> None:
+        """Run ``nbgrader COMMAND`` in the student's home, under the course's configuration.
 
-    def _run(self, folder: Path, config_dir: Path, command: tuple[str, ...]) -> None:
+        ``home``: another student's home, with a submission cache of its own, as each
+        student has (``fetch_feedback`` finds feedback by the submissions in its cache).
+        """
+        if home is None:
+            self._run(self.student, self.instructor, command)
+            return
+        home.mkdir(parents=True, exist_ok=True)
+        self._monkeypatch.setenv("HOME", str(home))
+        self._run(home, self.instructor, command, cache=home / ".nbgrader-cache")
+
+    def _run(self, folder: Path, config_dir: Path, command: tuple[str, ...], cache: Path | None = None) -> None:
         from jupyter_core.application import NoStart
         from nbgrader.apps import NbGraderApp
 
@@ -55,7 +64,7 @@ class Course:
         try:
             with scripts_of_this_environment_on_path():  # the gradebook's first use runs alembic by name
                 app.initialize([*command, f"--course={COURSE}", f"--Exchange.root={self.exchange}",
-                                f"--Exchange.cache={self._root / 'cache'}"])
+                                f"--Exchange.cache={cache or self._root / 'cache'}"])
                 app.start()
         except NoStart:  # how `nbgrader` ends once its subcommand has run
             pass

@@ -8,6 +8,9 @@ index puts a run's logged ``test_accuracy`` beside the accuracy the grader
 measured for the same model, flagging disagreements: a logged number is a claim,
 the measurement is the grade. Under an instructor's private evaluation set the
 two are measured on different images, so nothing is flagged for differing.
+Each run is also joined to the submission by the student id it carries
+(:mod:`labkit.course`: the ``student_id`` parameter, or the ``student_id:<id>``
+tag): a run with no id, or another student's, is flagged whatever the images.
 
 An archive is the student's to write, so it is read as hostile: bounded member
 counts and sizes (a zip bomb is refused from its directory, before anything is
@@ -28,14 +31,13 @@ import io
 import math
 import os
 import posixpath
-import re
-import stat
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 
 from autograder.pipeline.submissions import printable_name
 from autograder.reports import spreadsheets
+from autograder.sandbox.archives import member_problem, path_problem  # shared with LMS imports
 from autograder.sandbox.output import OutputRefused, read_bytes
 from autograder.sandbox.untrusted import UntrustedDataError, finite_float, loads_json
 
@@ -54,7 +56,11 @@ TOLERANCE = 0.005
 SAMPLING_ERRORS = 3.0
 """... or, measured on a sample of the notebook's test images, this many standard errors of the sample."""
 
-COLUMNS = ["student_id", "lab", "archive", "experiment", "model", "logged_test_accuracy",
+MAX_TAGS = 50
+STUDENT_ID_TAG = "student_id:"
+"""The tag labkit.track gives a run besides its ``student_id`` parameter (``student_id:<id>``)."""
+
+COLUMNS = ["student_id", "student_id_logged", "lab", "archive", "experiment", "model", "logged_test_accuracy",
            "measured_test_accuracy", "measured_on", "flag"]
 
 
@@ -96,7 +102,7 @@ def read_archive(path: Path) -> dict:
 
 
 def parse_archive(data: bytes) -> dict:
-    """``{"experiment", "params", "metrics"}`` of an archive's bytes, or ``{"problem": why}``; never raises."""
+    """``{"experiment", "tags", "params", "metrics"}`` of an archive's bytes, or ``{"problem": why}``; never raises."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             names = checked_members(archive)
@@ -107,7 +113,10 @@ def parse_archive(data: bytes) -> dict:
     except Exception as error:  # zipfile raises many kinds on a malformed archive (BadZipFile, EOFError, ...)
         return {"problem": f"unreadable ({type(error).__name__})"}
     params, metrics = logged_values(messages)
-    return {"experiment": _text(experiment.get("offline_id", ""), 64), "params": params, "metrics": metrics}
+    tags = experiment.get("tags")
+    tags = [_text(tag, 100) for tag in tags[:MAX_TAGS] if isinstance(tag, str)] if isinstance(tags, list) else []
+    return {"experiment": _text(experiment.get("offline_id", ""), 64), "tags": tags, "params": params,
+            "metrics": metrics}
 
 
 def checked_members(archive: zipfile.ZipFile) -> frozenset[str]:
@@ -123,24 +132,6 @@ def checked_members(archive: zipfile.ZipFile) -> frozenset[str]:
         if problem:
             raise ArchiveRefused(f"the member {_text(member.filename, 100)!r} is {problem}")
     return frozenset(member.filename for member in members)
-
-
-def member_problem(member: zipfile.ZipInfo) -> str | None:
-    """Why ``member`` would not unpack as a plain file inside the archive's folder, or None."""
-    if stat.S_ISLNK(member.external_attr >> 16):
-        return "a link"
-    if member.flag_bits & 0x1:
-        return "encrypted"
-    return path_problem(member.filename)
-
-
-def path_problem(name: str) -> str | None:
-    """Why the path ``name``, joined to a folder, would lead out of it, or None."""
-    if name.startswith(("/", "\\")) or re.match(r"[A-Za-z]:", name):
-        return "an absolute path"
-    if ".." in name.replace("\\", "/").split("/"):
-        return "a path that leads out of the archive (..)"
-    return None
 
 
 def _member(archive: zipfile.ZipFile, name: str) -> bytes:
@@ -253,8 +244,10 @@ def review_rows(results, models: Mapping[str, tuple[str, str]], model_param: Map
 
     ``models`` maps a model name to its (architecture part, accuracy part);
     ``model_param`` maps the value of the run's ``model`` parameter to that name.
-    A row is flagged here only when there is nothing to compare; whether the two
-    numbers agree is :func:`flag_disagreements`' question.
+    A row is flagged here when there is nothing to compare, and when the run is not the
+    student's: it logged no student id, or another than the submission folder's
+    (:func:`student_id_flag`); whether the two numbers agree is :func:`flag_disagreements`'
+    question.
     """
     rows = []
     for result in results:
@@ -263,16 +256,45 @@ def review_rows(results, models: Mapping[str, tuple[str, str]], model_param: Map
             name = model_param.get(str(run.get("params", {}).get("model")))
             logged = run.get("metrics", {}).get("test_accuracy")
             grader = measured.get(models[name][1]) if name in models else None
-            flag = ""
+            student = logged_student_id(run)
+            flags = []
             if run.get("problem"):
-                flag = f"unreadable archive: {run['problem']}"
-            elif name is not None and grader is None:
-                flag = "no measured accuracy to compare with"
-            rows.append({"student_id": result.student_id, "lab": result.lab, "archive": run["archive"],
-                         "experiment": run.get("experiment", ""), "model": name or "",
+                flags.append(f"unreadable archive: {run['problem']}")
+            else:
+                if name is not None and grader is None:
+                    flags.append("no measured accuracy to compare with")
+                flags.append(student_id_flag(student, result.student_id))
+            rows.append({"student_id": result.student_id, "student_id_logged": student or "", "lab": result.lab,
+                         "archive": run["archive"], "experiment": run.get("experiment", ""), "model": name or "",
                          "logged_test_accuracy": "" if logged is None else logged,
-                         "measured_test_accuracy": "" if grader is None else grader, "flag": flag})
+                         "measured_test_accuracy": "" if grader is None else grader,
+                         "flag": "; ".join(flag for flag in flags if flag)})
     return rows
+
+
+def logged_student_id(run: Mapping) -> str | None:
+    """The student id a run carries: its ``student_id`` parameter, else its ``student_id:<id>`` tag; or None."""
+    value = run.get("params", {}).get("student_id")
+    if isinstance(value, float) and value.is_integer():  # an id of digits, read back as a number
+        value = int(value)
+    if value is not None and not isinstance(value, bool) and str(value).strip():
+        return _text(value, 100).strip()
+    for tag in run.get("tags", ()):
+        if isinstance(tag, str) and tag.startswith(STUDENT_ID_TAG) and tag[len(STUDENT_ID_TAG):].strip():
+            return tag[len(STUDENT_ID_TAG):].strip()
+    return None
+
+
+def student_id_flag(logged: str | None, student_id: str) -> str:
+    """Why a run logged as ``logged`` is not linked to the submission of ``student_id``, or "" when it is.
+
+    Ids are compared without regard to case (a login typed ``S123`` is folder ``s123``'s).
+    """
+    if logged is None:
+        return "run not linked to a student id"
+    if logged.casefold() != student_id.casefold():
+        return f"run logged student id {logged!r}, not this submission's"
+    return ""
 
 
 def flag_disagreements(rows: list[dict], tolerance: float = TOLERANCE, sample_size: int | None = None) -> list[dict]:
@@ -283,17 +305,19 @@ def flag_disagreements(rows: list[dict], tolerance: float = TOLERANCE, sample_si
     measured on a random sample of ``sample_size`` of them, an honest run differs
     by the sample's error too, so the allowance grows to :data:`SAMPLING_ERRORS`
     standard errors when that is more than ``tolerance``. A logged value that is
-    not a finite number is never compared.
+    not a finite number is never compared. A disagreement comes first in the
+    row's flag, before a flag :func:`review_rows` set (a run not linked to the student).
     """
     flagged = []
     for row in rows:
         logged, measured = _comparable(row["logged_test_accuracy"]), _comparable(row["measured_test_accuracy"])
-        if not row["flag"] and logged is not None and measured is not None:
+        if logged is not None and measured is not None:
             allowed = tolerance
             if sample_size:
                 allowed = max(tolerance, SAMPLING_ERRORS * math.sqrt(measured * (1 - measured) / sample_size))
             if abs(logged - measured) > allowed:
-                row = {**row, "flag": f"logged {logged:.4f}, measured {measured:.4f}"}
+                flag = "; ".join(filter(None, (f"logged {logged:.4f}, measured {measured:.4f}", row["flag"])))
+                row = {**row, "flag": flag}
         flagged.append(row)
     return flagged
 
@@ -308,4 +332,4 @@ def _comparable(value) -> float | None:
 def write_index(path: Path, rows: list[dict], measured_on: str) -> None:
     """``comet-review.csv``: the rows, each saying what the grader measured on (``measured_on``)."""
     table = ({**row, "measured_on": measured_on} for row in rows)
-    spreadsheets.write_csv(path, [COLUMNS, *([row[column] for column in COLUMNS] for row in table)])
+    spreadsheets.write_csv(path, [COLUMNS, *([row.get(column, "") for column in COLUMNS] for row in table)])

@@ -8,7 +8,9 @@ Every step of grading that touches a student's code goes through this package:
   enforces the disk and file limits and copies the work folder in and out;
 - :mod:`~autograder.sandbox.output`: the one way to read what a sandbox left
   (no link on the path, regular files only, sizes capped);
-- :mod:`~autograder.sandbox.untrusted`: parsing those bytes (bounded JSON, finite numbers).
+- :mod:`~autograder.sandbox.untrusted`: parsing those bytes (bounded JSON, finite numbers);
+- :mod:`~autograder.sandbox.archives`: a student's zip, its members checked before anything is
+  read (no way out of its folder, no links, no bombs) and unpacked within bounds.
 """
 
 from autograder.sandbox.bubblewrap import (
