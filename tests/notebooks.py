@@ -34,8 +34,9 @@ LAYOUTS = {
         ["fc-model", "cnn-model", "train-step"],
         ["test-fc-model", "test-fc-accuracy", "test-cnn-model", "test-cnn-accuracy", "test-train-step"]),
     "lab2-fashion-mnist": Layout(
-        ["cnn-model", "compile-and-fit", "predicted-classes"],
-        ["test-cnn-model", "test-training", "test-cnn-accuracy", "test-predicted-classes"]),
+        ["cnn-model", "compile-and-fit", "predicted-classes", "normalized-confusion", "most-confused"],
+        ["test-cnn-model", "test-training", "test-cnn-accuracy", "test-predicted-classes",
+         "test-normalized-confusion", "test-most-confused"]),
     "lab3-annealing-augmentation": Layout(
         ["cnn-model", "annealer", "augmentation"],
         ["test-cnn-model", "test-plain-accuracy", "test-annealer", "test-annealed-accuracy",

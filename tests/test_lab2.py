@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import re
+
 import nbformat
 import numpy as np
 import pytest
+from sklearn.metrics import confusion_matrix
 
 from tests.notebooks import cell, read, released_notebook, solution_notebook
 
@@ -21,6 +24,77 @@ def test_every_count_and_size_comes_from_the_profile():
         assert f"{name} = profile.choose(full=" in source, f"{name} is not chosen by the profile"
     assert 'CNN_TARGET = labkit.targets.target(LAB, "cnn")' in source, (
         "the target must come from labkit.targets, where the grader reads it")
+
+
+def test_every_exercise_heading_states_its_points_and_the_full_profile_target_of_its_accuracy():
+    """Points follow the graded cells' own; an accuracy's threshold is the full profile's, from labkit.targets."""
+    import labkit
+
+    notebook = read(solution_notebook(LAB))
+    headings, points = [], {}
+    for c in notebook.cells:
+        found = re.search(r"^### Exercise (\d+) \((.+)\)$", c.source, re.MULTILINE) if c.cell_type == "markdown" \
+            else None
+        if found:
+            headings.append(found.group(2))
+            points[len(headings)] = 0.0
+        nbgrader = c.metadata.get("nbgrader", {})
+        if nbgrader.get("grade"):
+            assert headings, f"{nbgrader['grade_id']} comes before any exercise"
+            points[len(headings)] += nbgrader["points"]
+    assert len(headings) == 5
+    full = labkit.targets.target(LAB, "cnn", "full")
+    for heading, total in zip(headings, points.values()):
+        stated = float(re.match(r"(\d+) points?", heading).group(1))
+        assert stated == total, f"'{heading}' states {stated:g} points; its graded cells give {total:g}"
+        if "accuracy" in heading:
+            assert f"at least {full:.0%} in the full profile" in heading, heading
+    assert sum(points.values()) == 13
+
+
+def test_the_solution_s_normalized_confusion_matrix_is_scikit_learn_s_on_the_grader_s_cases():
+    from autograder.graders import lab2_fashion_mnist as lab2
+    from autograder.pipeline.grading_secret import GradingSecret
+
+    namespace = {"np": np}
+    exec(cell(read(solution_notebook(LAB)), "normalized-confusion").source, namespace)
+    for secret in (b"a" * 32, b"b" * 32):
+        for case in lab2.confusion_cases(GradingSecret(secret).rng("c")):
+            got = namespace["normalized_confusion_matrix"](case.true, case.predicted, case.classes)
+            assert got.dtype == np.float64 and np.array_equal(got, case.expected)  # bit for bit
+
+
+@pytest.mark.parametrize("bug, message", [
+    ("    counts[np.asarray(y_true), np.asarray(y_pred)] += 1\n", "must count every time"),  # repeated pairs once
+    ("    return counts / images_per_class\n", "zeros, not NaN"),
+    ("    return counts / counts.sum(axis=0, keepdims=True).clip(1)\n", "divided by how many there are"),
+])
+def test_the_visible_check_of_the_normalization_catches_common_mistakes(bug, message):
+    source, released = read(solution_notebook(LAB)), read(released_notebook(LAB))
+    solution = cell(source, "normalized-confusion").source
+    correct = {"    counts[": "    np.add.at(counts, (np.asarray(y_true), np.asarray(y_pred)), 1)\n",
+               "    return": "    return np.divide(counts, images_per_class, out=np.zeros_like(counts), "
+                            "where=images_per_class > 0)\n"}
+    key = "    counts[" if bug.startswith("    counts[") else "    return"
+    assert correct[key] in solution
+    namespace = {"np": np}
+    with np.errstate(all="ignore"):
+        exec(solution.replace(correct[key], bug), namespace)
+        with pytest.raises(AssertionError, match=message):
+            exec(cell(released, "test-normalized-confusion").source, namespace)
+
+
+def test_the_confusion_plot_draws_the_student_s_own_matrix():
+    import labkit
+
+    y_true, y_pred = np.array([0, 0, 1, 2]), np.array([0, 1, 1, 0])
+    mine = np.array([[0.25, 0.75, 0.0], [0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])  # what a student's function gave
+    figure = labkit.plot.confusion_matrix(y_true, y_pred, ["a", "b", "c"], normalize="true", matrix=mine)
+    np.testing.assert_allclose(figure.axes[0].images[0].get_array(), mine * 100)
+    with pytest.raises(ValueError, match="one row and one column per class"):
+        labkit.plot.confusion_matrix(y_true, y_pred, ["a", "b", "c"], normalize="true", matrix=mine[:2])
+    with pytest.raises(ValueError, match="row of zeros"):
+        labkit.plot.confusion_matrix(y_true, y_pred, ["a", "b", "c"], normalize="true", matrix=mine * np.nan)
 
 
 def test_graded_cell_catches_the_seeds_thresholding_bug():
@@ -60,8 +134,11 @@ def test_solution_runs_end_to_end_in_the_quick_profile_and_saves_a_loadable_mode
     predicted = model.predict((images.astype("float32") / 255.0)[..., np.newaxis],
                               batch_size=1000, verbose=0).argmax(axis=1)
     assert np.mean(predicted == labels) == pytest.approx(metrics["cnn"]["test_accuracy"], abs=1e-4)
-    recorded = [(pair["true"], pair["predicted"], pair["count"]) for pair in metrics["most_confused"]]
-    assert recorded == [(pair.true, pair.predicted, pair.count) for pair in
-                        labkit.plot.most_confused_pairs(labels, predicted, labkit.data.class_names("fashion-mnist"), k=6)]
+    # The answer to exercise 5 is recorded with the model, and is the saved model's top mistake.
+    names = labkit.data.class_names("fashion-mnist")
+    shares = confusion_matrix(labels, predicted, labels=np.arange(10), normalize="true")
+    np.fill_diagonal(shares, 0)
+    true, taken_for = (names.index(name) for name in metrics["most_confused"])
+    assert shares[true, taken_for] == shares.max()
     assert len(run.comet_archives()) == 1  # one run, one model trained
 

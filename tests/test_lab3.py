@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import nbformat
 import numpy as np
 import pytest
@@ -26,6 +28,50 @@ def test_every_size_and_epoch_count_depends_on_the_profile():
     assert "epochs=EPOCHS" in source
 
 
+def _percent(fraction: float) -> str:
+    return f"{100 * fraction:.4g}%"
+
+
+def test_every_exercise_heading_states_its_points_and_its_models_full_profile_thresholds():
+    """Points follow the graded cells' own; each model's thresholds are the full profile's, as the grader has them."""
+    import labkit
+    from autograder.pipeline import source
+
+    notebook = read(solution_notebook(LAB))
+    headings, points = [], {}
+    for c in notebook.cells:
+        found = re.search(r"^### Exercise (\d+) \((.+)\)$", c.source, re.MULTILINE) if c.cell_type == "markdown" \
+            else None
+        if found:
+            headings.append(found.group(2))
+            points[found.group(2)] = 0.0
+        nbgrader = c.metadata.get("nbgrader", {})
+        if nbgrader.get("grade"):
+            assert headings, f"{nbgrader['grade_id']} comes before any exercise"
+            points[headings[-1]] += nbgrader["points"]
+    assert len(headings) == 3
+    for heading, total in points.items():
+        stated = float(re.match(r"(\d+) points?", heading).group(1))
+        assert stated == total, f"'{heading}' states {stated:g} points; its graded cells give {total:g}"
+    for heading, model in zip(headings, MODELS):
+        full = labkit.targets.target(LAB, model, "full")
+        assert f"{model} CNN's test accuracy, at least {_percent(full)} in the full profile" in heading, heading
+    transformed = labkit.targets.target(LAB, "augmented-transformed", "full")
+    gain = source.settings(notebook, "prepare", "full")["TRANSFORMED_GAIN"]
+    assert f"at least {_percent(transformed)} in the full profile and {100 * gain:g} points above the plain " \
+           "CNN's" in headings[2], headings[2]
+    assert sum(points.values()) == 16
+
+
+def test_each_technique_s_target_is_at_least_the_plain_model_s():
+    """A technique's model is held to at least the plain CNN's accuracy; augmentation must add robustness too."""
+    import labkit
+
+    for profile in ("quick", "full"):
+        plain, annealed, augmented = (labkit.targets.target(LAB, model, profile) for model in MODELS)
+        assert plain <= annealed <= augmented, profile
+
+
 @pytest.mark.slow
 def test_solution_runs_end_to_end_in_the_quick_profile_and_saves_loadable_models(solution_run):
     import keras
@@ -45,6 +91,12 @@ def test_solution_runs_end_to_end_in_the_quick_profile_and_saves_loadable_models
         model = keras.saving.load_model(folder / "artifacts" / f"{name}.keras", safe_mode=True)
         reloaded = np.mean(model.predict(inputs, batch_size=1000, verbose=0).argmax(axis=1) == labels)
         assert reloaded == pytest.approx(metrics[name]["test_accuracy"], abs=1e-4)
+        history = metrics[name]["history"]  # epoch by epoch, for the grader's check of the annealed run
+        assert len(history["val_loss"]) == metrics[name]["epochs"] and metrics[name]["test_loss"] > 0
+        assert ("learning_rate" in history) == (name != "plain")  # recorded where an annealer ran
+    transformed = {name: metrics[name]["transformed_test_accuracy"] for name in MODELS}
+    assert transformed["augmented"] >= labkit.targets.target(LAB, "augmented-transformed", "quick")
+    assert transformed["augmented"] > transformed["annealed"] and transformed["augmented"] > transformed["plain"]
     assert len(run.comet_archives()) == len(MODELS)  # one run per model
 
     # The CSV round trip wrote a quick-sized file, and the table drew every model on every split.

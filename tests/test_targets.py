@@ -37,3 +37,24 @@ def test_unknown_names_say_what_exists():
         target("lab1-mnist", "resnet")
     with pytest.raises(ValueError, match="use one of full, quick"):
         target("lab1-mnist", "fc", "fast")
+
+
+def test_the_notebook_shows_the_full_targets_whatever_the_profile_and_says_which_it_is_on(monkeypatch, capsys):
+    from labkit.targets import describe, show
+
+    full = describe("lab1-mnist", "full").splitlines()
+    assert full == ["Targets (the grader measures your saved models against these): fc 97.0%, cnn 98.5%.",
+                    "You are on the full profile, the course's: the checks in this notebook use these targets too."]
+    quick = describe("lab1-mnist", "quick").splitlines()
+    assert quick[0] == full[0]
+    assert quick[1].startswith("You are on the quick profile (LABKIT_PROFILE=quick)")
+    assert "quick targets (fc 85.0%, cnn 90.0%)" in quick[1]
+    monkeypatch.setenv("LABKIT_PROFILE", "quick")
+    show("lab5-emnist-deep-models")
+    printed = capsys.readouterr().out
+    assert "lenet 75.0%, vgg 83.5%, mnist-transfer 98.0%" in printed and "You are on the quick profile" in printed
+
+
+@pytest.mark.parametrize("lab", sorted(TARGETS))
+def test_each_lab_shows_its_targets(lab):
+    assert "labkit.targets.show(LAB)" in solution_notebook(lab).read_text(), f"{lab} never shows the full targets"

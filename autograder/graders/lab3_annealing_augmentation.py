@@ -7,10 +7,12 @@ The graded cells of ``solutions/lab3-annealing-augmentation`` and how each is ju
 ``test-plain-accuracy``      its accuracy on the official MNIST test images vs the target
 ``test-annealer``            the learning rates ``build_annealer()``'s callback sets through epochs
                              whose validation loss stalls, vs the reference callback's
-``test-annealed-accuracy``   ``artifacts/annealed.keras``'s accuracy (it must be the same CNN)
+``test-annealed-accuracy``   ``artifacts/annealed.keras``'s accuracy (it must be the same CNN), and
+                             that it was trained with the annealer: :func:`annealing_problems`
 ``test-augmentation``        ``build_augmentation()``'s layers and settings vs the reference's, and
                              what it does to a batch in training and at inference
-``test-augmented-accuracy``  ``artifacts/augmented.keras``'s accuracy (it must be the same CNN)
+``test-augmented-accuracy``  ``artifacts/augmented.keras``'s accuracy (it must be the same CNN), and
+                             that augmentation made it robust: :func:`robustness_problems`
 ===========================  =====================================================================
 
 The reference annealer and augmentation are the source notebook's own
@@ -19,13 +21,42 @@ have one home. The notebook's training cells are not run again: the three
 models are graded from their files, and the sandboxed run only defines the
 student's functions for the probes (and gives the student the feedback of the
 test cells that do not need a trained model).
+
+Each technique's part measures the technique, not only an accuracy any model of
+the right architecture reaches (saving the plain model three times earned the
+technique parts once):
+
+* **Augmentation, by robustness.** With the evaluation images, the model probe
+  is given 2,000 copies of a secret sample of them, each rotated, shifted and
+  zoomed by the exercise's own augmentation layers seeded from the run's secret
+  (:mod:`autograder.scoring.transformed_copies`). The augmented model must reach
+  ``labkit.targets``' ``augmented-transformed`` target on them, and beat the
+  student's own plain model there by ``TRANSFORMED_GAIN`` (the source notebook's
+  ``prepare`` cell, where the student reads it too) when that model
+  passed its architecture check (a broken plain model makes the comparison
+  meaningless, so the fixed target is there whatever the plain model is).
+* **Annealing, by its learning-rate history.** The save cell records each run
+  epoch by epoch in ``artifacts/metrics.json``. The annealed run's learning
+  rates must be what the exercise's annealer sets for the validation losses it
+  recorded, starting at the lab's learning rate; the optimizer saved in
+  ``annealed.keras`` must end at the rate the annealer leaves; the record's
+  test accuracy and loss must be the file's own, as the grader measures them
+  (on the default evaluation set: the notebook tests on the same images); the
+  file must not hold ``plain.keras``' weights; and an offline Comet run of the
+  annealed model, when one is handed in, must record the same numbers. A record
+  is the student's to write, so a forger who invents a whole consistent history
+  still gets through; what it takes is no longer "save the plain model again".
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
+import itertools
 import json
+import math
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,9 +67,11 @@ from autograder.comet import review as comet_review
 from autograder.graders import LabGrader
 from autograder.pipeline import notebook_parts, notebook_run, source
 from autograder.pipeline.options import GradingOptions
-from autograder.pipeline.results import Graded, PartResult, judged
+from autograder.pipeline.results import Graded, PartResult, accuracy_part, gated, judged
+from autograder.sandbox import output as sandbox_output
 from autograder.sandbox.output import OutputFolder, OutputRefused
-from autograder.scoring import evaluation_sets, keras_models
+from autograder.sandbox.untrusted import UntrustedDataError, finite_float, loads_json
+from autograder.scoring import evaluation_sets, keras_models, transformed_copies
 from autograder.scoring.keras_models import SavedModel
 
 LAB = "lab3-annealing-augmentation"
@@ -55,7 +88,7 @@ COMET_MODELS = {"cnn": "plain", "cnn + annealing": "annealed", "cnn + annealing 
 ANNEALER, AUGMENTATION = "test-annealer", "test-augmentation"
 SKIP = frozenset({
     "plain-train", "test-plain-accuracy", "annealed-train", "test-annealed-accuracy", "augmented-train",
-    "test-augmented-accuracy", "batch-losses", "results", "save",
+    "test-augmented-accuracy", "transformed-test", "batch-losses", "results", "save",
 })
 """Cells the grader's notebook run leaves out: they train, evaluate and save the models graded from files."""
 
@@ -65,6 +98,21 @@ FACTORS = ("factor", "height_factor", "width_factor")
 """Settings compared by their largest magnitude: 0.08 and (-0.08, 0.08) are the same range."""
 SETTINGS = ("fill_mode", "fill_value", "interpolation")
 MAX_LAYERS_BYTES = 64 * 2**10
+
+TRANSFORMED_TARGET = "augmented-transformed"
+"""The ``labkit.targets`` entry of the augmented model's accuracy on transformed copies."""
+MAX_METRICS_BYTES = 2**20
+MAX_CONFIG_BYTES = 2**20
+MAX_EPOCHS = 1000
+RATE_RTOL = 1e-5
+"""Learning rates are float32 variables: a replay of the same callback gives the same bits."""
+ACCURACY_TOLERANCE = 3e-4
+"""How far a record's test accuracy may be from the grader's measurement of the file: three images in
+10,000, for near-ties that another device's arithmetic tips over. On this machine the two agree to 3e-8."""
+LOSS_RTOL = 1e-3
+"""... and its test loss, relative. On this machine they agree to 6e-7 (float32 sums over batches in
+another order); two models trained apart differ by far more (the reference's plain and annealed models,
+full profile: 0.028 and 0.016)."""
 
 
 def stalling_epochs(rng: np.random.Generator, epochs: int = ANNEALED_EPOCHS) -> tuple[list[dict], float]:
@@ -97,7 +145,7 @@ class Context:
     points: dict[str, float]
     check: source.ArchitectureCheck
     targets: dict[str, float]
-    evaluation: keras_models.EvaluationSet
+    mixed: transformed_copies.MixedSet
     probes: notebook_run.ProbeFolders
     epoch_logs: list[dict]
     reference_rates: np.ndarray
@@ -105,24 +153,41 @@ class Context:
     images: np.ndarray
     released: object
     options: GradingOptions
+    annealer_source: str  # the source's annealer cell: a function does not travel to the workers, its source does
+    learning_rate: float  # the lab's starting learning rate (the source's helpers cell)
+    transformed_target: float
+    transformed_gain: float  # TRANSFORMED_GAIN, from the source's prepare cell
+
+    @property
+    def evaluation(self) -> keras_models.EvaluationSet:
+        """The evaluation set's own rows (images and perturbed copies), as every Keras lab's context has it;
+        its folder's ``inputs.npy`` holds the transformed copies too (``mixed``)."""
+        return self.mixed.evaluation
 
 
 class Grader(LabGrader):
     lab = LAB
 
     def setup(self, scratch: Path, options: GradingOptions) -> Context:
-        """Evaluation images, the probes' inputs and the reference annealer's and augmentation's results."""
+        """Evaluation images and their transformed copies, the probes' inputs, the reference annealer's
+        and augmentation's results."""
         import keras
 
         import labkit
 
         solution, points = self.read_source(keras_models.graded_parts(MODELS) | {ANNEALER, AUGMENTATION})
-        evaluation = keras_models.write_evaluation_set(scratch / "evaluation", evaluation_sets.images_for(
-            options.evaluation_dir, LAB, CLASSES, lambda: evaluation_sets.official_test_set("mnist", "MNIST")),
-            CLASSES, options.secret.rng(f"{LAB}/perturbed-copies"))
         build_annealer = source.solution_function(solution, "annealer", "build_annealer", {"keras": keras})
         build_augmentation = source.solution_function(solution, "augmentation", "build_augmentation",
                                                       {"keras": keras})
+        reference_augmentation = build_augmentation()
+        mixed = transformed_copies.write_mixed_set(
+            scratch / "evaluation",
+            evaluation_sets.images_for(options.evaluation_dir, LAB, CLASSES,
+                                       lambda: evaluation_sets.official_test_set("mnist", "MNIST")),
+            CLASSES, options.secret.rng(f"{LAB}/perturbed-copies"),
+            transformed_copies.augmentation_transform(reference_augmentation.layers,
+                                                      options.secret.rng(f"{LAB}/transformed-copies/layers")),
+            options.secret.rng(f"{LAB}/transformed-copies"))
         train_images, train_labels = labkit.data.load("mnist", "train")
         chosen = labkit.data.stratified_indices(train_labels, AUGMENTED_IMAGES,
                                                 seed=options.secret.seed(f"{LAB}/augmentation/images"))
@@ -132,23 +197,34 @@ class Grader(LabGrader):
         (folders.inputs / "epoch_logs.json").write_text(json.dumps({"epoch_logs": epoch_logs,
                                                                     "initial_rate": initial_rate}))
         np.save(folders.inputs / "images.npy", images, allow_pickle=False)
-        for folder in (scratch, evaluation.folder):
+        for folder in (scratch, mixed.rows.folder):
             sandbox.readable_by_all(folder)
+        learning_rate = float(source.settings(solution, "helpers", options.profile)["LEARNING_RATE"])
+        gain = float(source.settings(solution, "prepare", options.profile)["TRANSFORMED_GAIN"])
         return Context(points, source.architecture_check(solution, "test-cnn-model"),
                        keras_models.model_targets(LAB, MODELS, options.profile),
-                       evaluation, folders, epoch_logs, reference_rates(build_annealer, epoch_logs, initial_rate),
-                       layer_settings(build_augmentation()), images, source.read(self.released_notebook()),
-                       options)
+                       mixed, folders, epoch_logs, reference_rates(build_annealer, epoch_logs, initial_rate),
+                       layer_settings(reference_augmentation), images, source.read(self.released_notebook()),
+                       options, next(c.source for c in solution.cells if c.get("id") == "annealer"),
+                       learning_rate,
+                       labkit.targets.target(LAB, TRANSFORMED_TARGET, options.profile), gain)
 
     def grade(self, copy: Path, context: Context) -> Graded:
-        checks = {model.model_part: context.check for model in MODELS}  # one part: all three are build_cnn's
-        models = keras_models.grade_models(copy, MODELS, context.points, checks, context.targets,
-                                           context.evaluation, INPUT_SHAPE, context.options.probe_limits)
+        # What the submission says about its training, read before any student code runs in the copy.
+        records, records_problem = read_records(copy / "artifacts")
+        comet_runs = comet_review.read_runs(copy / "comet-offline")
+        saved_rate, saved_rate_problem = saved_learning_rate(copy / "artifacts", "annealed.keras")
+        measured = {model.name: measure(copy, model, context) for model in MODELS}
         # The architecture part is plain.keras'; each file's accuracy counts only if that file is build_cnn's CNN.
-        plain = models.by_name["plain"]
-        parts = {plain.model_part.part: plain.model_part,
-                 **{graded.accuracy_part.part: graded.accuracy_part for graded in models.by_name.values()}}
-        fingerprints, runs = models.fingerprints, models.runs
+        plain = measured["plain"].graded
+        annealed = annealed_part(measured, context, records.get("annealed"), records_problem, comet_runs,
+                                 saved_rate, saved_rate_problem)
+        augmented = augmented_part(measured, context)
+        parts = {plain.model_part.part: plain.model_part, plain.accuracy_part.part: plain.accuracy_part,
+                 annealed.part: annealed, augmented.part: augmented}
+        fingerprints = {name: found.graded.fingerprint for name, found in measured.items()
+                        if found.graded.fingerprint is not None}
+        runs = {f"{name} model": found.graded.run for name, found in measured.items()}
         points = context.points
         probed = [
             notebook_parts.ProbedPart(
@@ -173,6 +249,278 @@ class Grader(LabGrader):
         """The review index's rows for this lab's results."""
         models = {model.name: model.parts for model in MODELS}
         return comet_review.review_rows(results, models, COMET_MODELS)
+
+
+# --- the three models, measured once each ----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One saved model judged as every lab judges it, and what lab 3 measures besides."""
+
+    graded: keras_models.GradedModel
+    on_transformed: float | None  # accuracy on the transformed copies; None: no predictions
+    test_accuracy: float | None  # on the evaluation images themselves (no copies), unrounded
+    test_loss: float | None  # their mean cross-entropy, as Keras' evaluate computes it
+
+
+def measure(copy: Path, model: SavedModel, context: Context) -> Measured:
+    """Probe ``artifacts/<name>.keras`` once, on the evaluation set and the transformed copies together."""
+    model_file = copy / "artifacts" / f"{model.name}.keras"
+    found = keras_models.probe(model_file, context.mixed.rows, INPUT_SHAPE, context.options.probe_limits)
+    kept, on_transformed = transformed_copies.split(found, context.mixed)
+    points = context.points
+    architecture = keras_models.architecture_part(model.model_part, points[model.model_part], kept,
+                                                  context.check.spec, context.check.check)
+    accuracy = accuracy_part(model.accuracy_part, points[model.accuracy_part], kept, context.mixed.evaluation,
+                             context.targets[model.name], model.what)
+    graded = keras_models.GradedModel(
+        kept, architecture, gated(accuracy, architecture, model_file.name), found.fingerprint,
+        {"seconds": round(found.seconds, 2), "peak_memory_bytes": found.peak_memory_bytes})
+    accuracy_value, loss = test_metrics(kept.predictions, context.mixed.evaluation)
+    return Measured(graded, on_transformed, accuracy_value, loss)
+
+
+def test_metrics(predictions: np.ndarray | None, evaluation: keras_models.EvaluationSet
+                 ) -> tuple[float | None, float | None]:
+    """Accuracy and mean cross-entropy on the evaluation images (not their perturbed copies)."""
+    if predictions is None:
+        return None, None
+    originals = ~evaluation.copied if evaluation.copied is not None else np.ones(len(predictions), dtype=bool)
+    scores, labels = predictions[originals].astype("float64"), evaluation.labels[originals]
+    chosen = np.clip(scores[np.arange(len(labels)), labels], 1e-7, 1 - 1e-7)  # Keras' clipping
+    return float(np.mean(scores.argmax(axis=1) == labels)), float(np.mean(-np.log(chosen)))
+
+
+def with_technique(accuracy: PartResult, problems: list[str], checked: str) -> PartResult:
+    """``accuracy``, passing only when the technique's checks found no problem too; the findings said."""
+    if accuracy.verdict not in ("pass", "fail") or accuracy.value is None:
+        return accuracy  # not judged, or no predictions: its message says why
+    passed = accuracy.verdict == "pass" and not problems
+    said = " ".join(problems) if problems else checked
+    return judged(accuracy.part, accuracy.max_points, passed, f"{accuracy.message} {said}",
+                  value=accuracy.value, threshold=accuracy.threshold)
+
+
+# --- augmentation: robustness on transformed copies -------------------------------------------------
+
+
+def augmented_part(measured: dict[str, Measured], context: Context) -> PartResult:
+    augmented, plain = measured["augmented"], measured["plain"]
+    plain_valid = plain.graded.model_part.verdict == "pass" and plain.on_transformed is not None
+    problems, checked = robustness_problems(augmented.on_transformed,
+                                            plain.on_transformed if plain_valid else None,
+                                            context.transformed_target, context.transformed_gain,
+                                            context.mixed.copies)
+    return with_technique(augmented.graded.accuracy_part, problems, checked)
+
+
+def robustness_problems(augmented: float | None, plain: float | None, target: float, gain: float,
+                        copies: int) -> tuple[list[str], str]:
+    """What keeps the augmented model's accuracy on the transformed copies from showing its augmentation,
+    and, when nothing does, what was checked. ``plain`` is None when the plain model cannot be compared."""
+    if augmented is None:
+        return ["It gave no predictions on the transformed copies."], ""
+    what = (f"On {copies:,} copies of those images, each rotated, shifted and zoomed at random within the "
+            f"exercise's augmentation ranges, it reaches {augmented:.2%}")
+    problems = []
+    if augmented < target:
+        problems.append(f"{what}, below the {target:.1%} that training on augmented images gives: was it "
+                        "trained on augmented batches (train(..., augment=build_augmentation()))?")
+    if plain is not None and augmented - plain < gain:
+        problems.append(f"{'That is' if problems else what + ','} only {100 * (augmented - plain):+.1f} points "
+                        f"above plain.keras ({plain:.2%}) there; augmentation should add at least "
+                        f"{100 * gain:.0f}.")
+    if problems:
+        return problems, ""
+    against = (f", {100 * (augmented - plain):+.1f} points over plain.keras ({plain:.2%}; at least "
+               f"+{100 * gain:.0f} asked)" if plain is not None else
+               " (plain.keras could not be compared: it did not pass its architecture check)")
+    return [], f"{what}, at or above the {target:.1%} asked{against}."
+
+
+# --- annealing: the learning-rate history ------------------------------------------------------------
+
+
+def annealed_part(measured: dict[str, Measured], context: Context, record: dict | None,
+                  records_problem: str | None, comet_runs, saved_rate: float | None,
+                  saved_rate_problem: str | None) -> PartResult:
+    annealed, plain = measured["annealed"], measured["plain"]
+    same_as_plain = (annealed.graded.fingerprint is not None and plain.graded.fingerprint is not None
+                     and annealed.graded.fingerprint.digest == plain.graded.fingerprint.digest)
+    link = (annealed.test_accuracy, annealed.test_loss) if context.options.evaluation_dir is None else None
+    problems, checked = annealing_problems(
+        record, records_problem, reference_annealer(context.annealer_source), context.learning_rate, saved_rate,
+        saved_rate_problem,
+        link, same_as_plain, [run for run in comet_runs if _model_of(run) == "annealed"])
+    return with_technique(annealed.graded.accuracy_part, problems, checked)
+
+
+@functools.lru_cache(maxsize=4)
+def reference_annealer(cell_source: str):
+    """``build_annealer`` as the source notebook's annealer cell (``cell_source``) defines it."""
+    import keras
+    import nbformat
+
+    cell = nbformat.v4.new_code_cell(cell_source)
+    cell["id"] = "annealer"
+    return source.solution_function(nbformat.v4.new_notebook(cells=[cell]), "annealer", "build_annealer",
+                                    {"keras": keras})
+
+
+def _model_of(run: dict) -> str | None:
+    return COMET_MODELS.get(str(run.get("params", {}).get("model"))) if not run.get("problem") else None
+
+
+def annealing_problems(record: dict | None, records_problem: str | None, build_annealer, learning_rate: float,
+                       saved_rate: float | None, saved_rate_problem: str | None,
+                       measured: tuple[float | None, float | None] | None, same_as_plain: bool,
+                       comet_runs: list[dict]) -> tuple[list[str], str]:
+    """Whether the annealed model's training record shows the annealer at work, and is this file's.
+
+    ``record`` is ``metrics.json``'s entry for the model (:func:`read_records`), ``saved_rate`` the
+    learning rate its file's optimizer was saved with, ``measured`` the file's (test accuracy, test loss)
+    as the grader measured them (None under a private evaluation set), ``comet_runs`` the offline Comet
+    runs of the annealed model handed in. Returns the problems, or what was checked.
+    """
+    problems = []
+    if same_as_plain:
+        problems.append("annealed.keras holds the very weights of plain.keras: train each model in its own "
+                        "section, from the top of the notebook, and save them with the save cell.")
+    if record is None:
+        return [*problems, (f"Its training record could not be checked: {records_problem} Run the notebook "
+                            "from the top, the save cell last, and hand in artifacts/ as it wrote it.")], ""
+    history = record["history"]
+    recorded = history.get("learning_rate")
+    if recorded is None:
+        return [*problems, ("Its run recorded no learning rates: Keras records them when the annealer "
+                            "(build_annealer()'s ReduceLROnPlateau) runs, so it was trained without one.")], ""
+    epochs = len(recorded)
+    losses = ", ".join(f"{value:.4f}" for value in history["val_loss"])
+    shown = ", ".join(f"{rate:.2g}" for rate in recorded)
+    after = replayed_rates(build_annealer, history, learning_rate)
+    expected = np.concatenate([[learning_rate], after[:-1]])
+    if not np.allclose(recorded, expected, rtol=RATE_RTOL, atol=0.0):
+        first = int(np.argmax(~np.isclose(recorded, expected, rtol=RATE_RTOL, atol=0.0)))
+        problems.append(f"Its run recorded the learning rates {shown} over {epochs} epochs; with the validation "
+                        f"losses it recorded ({losses}) the exercise's annealer, starting at the lab's "
+                        f"{learning_rate:g}, sets {', '.join(f'{rate:.2g}' for rate in expected)} (first "
+                        f"different in epoch {first + 1}).")
+    if saved_rate is None:
+        problems.append(f"annealed.keras's optimizer could not be read: {saved_rate_problem}")
+    elif not math.isclose(saved_rate, after[-1], rel_tol=RATE_RTOL):
+        problems.append(f"annealed.keras's optimizer was saved at a learning rate of {saved_rate:.3g}, but the "
+                        f"annealer leaves this run at {after[-1]:.3g}: the file is not the model of this run, or "
+                        "its learning rate was set by hand.")
+    link = ""
+    if measured is not None and measured[0] is not None:
+        accuracy, loss = measured
+        if abs(record["test_accuracy"] - accuracy) > ACCURACY_TOLERANCE \
+                or not math.isclose(record["test_loss"], loss, rel_tol=LOSS_RTOL):
+            problems.append(f"Its run recorded a test accuracy of {record['test_accuracy']:.2%} and a test loss "
+                            f"of {record['test_loss']:.4f}; annealed.keras measures {accuracy:.2%} and "
+                            f"{loss:.4f} on the same images: the file is not the model this run trained.")
+        link = ", its recorded test accuracy and loss are annealed.keras' own"
+    comet = ""
+    if comet_runs:
+        if not any(_same_run(run, record) for run in comet_runs):
+            problems.append(f"The {len(comet_runs)} Comet run(s) of the annealed CNN handed in (comet-offline/) "
+                            "record another last learning rate, validation loss or test result than "
+                            "artifacts/metrics.json: hand in the runs of the training you saved.")
+        comet = ", and its offline Comet run records the same"
+    if problems:
+        return problems, ""
+    drops = sum(1 for before, now in itertools.pairwise(recorded) if now < before)
+    return [], (f"Its training record checks out: over {epochs} epochs the learning rates ({shown}; "
+                f"{drops} drop{'' if drops == 1 else 's'}) are what the exercise's annealer sets for the "
+                f"validation losses recorded, the optimizer saved in annealed.keras ends where the annealer "
+                f"leaves it ({after[-1]:.2g}){link}{comet}.")
+
+
+def replayed_rates(build_annealer, history: dict, learning_rate: float) -> np.ndarray:
+    """The learning rate after each epoch when the exercise's annealer sees the run's recorded epochs."""
+    logs = [{name: values[epoch] for name, values in history.items() if name != "learning_rate"}
+            for epoch in range(len(history["val_loss"]))]
+    return reference_rates(build_annealer, logs, learning_rate)
+
+
+def _same_run(run: dict, record: dict) -> bool:
+    """Whether a Comet run's last logged values are the record's (the same training, logged twice)."""
+    logged = run.get("metrics", {})
+    pairs = [(logged.get("learning_rate"), record["history"]["learning_rate"][-1]),
+             (logged.get("val_loss"), record["history"]["val_loss"][-1]),
+             (logged.get("test_accuracy"), record["test_accuracy"]),
+             (logged.get("test_loss"), record["test_loss"])]
+    return all(isinstance(value, float) and math.isclose(value, wanted, rel_tol=1e-6) for value, wanted in pairs)
+
+
+# --- what the submission says about its training: read as hostile data ------------------------------
+
+
+def read_records(artifacts: Path) -> tuple[dict[str, dict], str | None]:
+    """``metrics.json``'s entry for each model that has a usable one: its test accuracy and loss and its
+    epoch-by-epoch history (lists of finite numbers of one length); and what was wrong, if anything."""
+    try:
+        data = sandbox_output.read_json(artifacts, "metrics.json", MAX_METRICS_BYTES)
+    except FileNotFoundError:
+        return {}, "artifacts/metrics.json is missing."
+    except (OutputRefused, OSError) as error:
+        return {}, f"artifacts/metrics.json is not usable ({error})."
+    if not isinstance(data, dict):
+        return {}, "artifacts/metrics.json is not a mapping of the models."
+    records, problems = {}, []
+    for model in MODELS:
+        try:
+            records[model.name] = _record(data.get(model.name))
+        except (UntrustedDataError, ValueError, TypeError, KeyError) as error:
+            problems.append(f"artifacts/metrics.json's {model.name!r} entry is not usable ({str(error)[:200]}).")
+    return records, " ".join(problems) or None
+
+
+def _record(entry) -> dict:
+    if not isinstance(entry, dict):
+        raise TypeError("no entry")
+    history = entry["history"]
+    if not isinstance(history, dict) or len(history) > 50:
+        raise ValueError("its history is not a mapping of metrics")
+    kept = {}
+    for name, values in history.items():
+        if not isinstance(values, list) or not 1 <= len(values) <= MAX_EPOCHS:
+            raise ValueError(f"its history's {str(name)[:40]!r} is not a list of epochs")
+        kept[str(name)[:100]] = [finite_float(value) for value in values]
+    if "val_loss" not in kept:
+        raise ValueError("its history has no validation losses")
+    if len({len(values) for values in kept.values()}) != 1:
+        raise ValueError("its history's metrics have different numbers of epochs")
+    return {"history": kept, "test_accuracy": finite_float(entry["test_accuracy"], low=0, high=1),
+            "test_loss": finite_float(entry["test_loss"], low=0)}
+
+
+def saved_learning_rate(artifacts: Path, name: str) -> tuple[float | None, str | None]:
+    """The learning rate a ``.keras`` file's optimizer was saved with (its ``config.json``, read as data:
+    the file is loaded by Keras only in the sandbox), or why there is none."""
+    try:
+        data = sandbox_output.read_bytes(artifacts, name, keras_models.MAX_MODEL_BYTES)
+    except FileNotFoundError:
+        return None, f"{name} is missing."
+    except (OutputRefused, OSError) as error:
+        return None, str(error)
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            member = archive.getinfo("config.json")
+            if member.file_size > MAX_CONFIG_BYTES:
+                return None, f"its config.json has {member.file_size:,} bytes."
+            config = loads_json(archive.read(member), max_bytes=MAX_CONFIG_BYTES)
+        optimizer = config["compile_config"]["optimizer"]
+        rate = optimizer["config"]["learning_rate"]
+        return finite_float(rate, low=0), None
+    except KeyError:
+        return None, ("the file records no optimizer with a learning rate: save the trained model with "
+                      "model.save(...), as the save cell does.")
+    except (UntrustedDataError, TypeError, ValueError) as error:
+        return None, f"its optimizer's settings are not usable ({str(error)[:200]})."
+    except Exception as error:  # zipfile raises many kinds on a malformed archive
+        return None, f"it is not a readable .keras archive ({type(error).__name__})."
 
 
 # --- judging what came back ---------------------------------------------------------------------

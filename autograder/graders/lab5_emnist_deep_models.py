@@ -71,6 +71,7 @@ from autograder.sandbox.output import OutputFolder, OutputRefused
 from autograder.sandbox.untrusted import finite_float, loads_json
 from autograder.scoring import evaluation_sets, perturbed_copies, torch_models
 from autograder.scoring.torch_models import Predictions, Reference
+from labkit import handin
 
 LAB = "lab5-emnist-deep-models"
 CLASSES, MNIST_CLASSES = 62, 10
@@ -80,13 +81,13 @@ SPINAL_HEAD, OPTIMIZERS = "test-spinal-head", "test-optimizers"
 VGG_ACCURACY, WEIGHTED_SCORES, TRANSFER = "test-vgg-accuracy", "test-weighted-scores", "test-transfer"
 SKIP = frozenset({"look", "lenet-train", "test-lenet-accuracy", "zoo", "augmentation", "search", "pretrain",
                   "evaluate", "test-vgg-accuracy", "test-weighted-scores", "report", "confusion", "confused",
-                  "transfer", "test-transfer", "save"})
+                  "transfer", "test-transfer", "save", "check-submission"})
 """Cells left out of the sandboxed run: they train, evaluate, plot or save (or test what those made)."""
 EMNIST_IMAGES, MNIST_IMAGES, SAMPLE_SEED = 4000, 2000, 0
 """The held-out sample sizes: those of the notebook's quick profile (``test_size``, ``mnist_test_size``,
 seed 0), so a quick run's logged accuracies are measured on the very same images."""
 COMET_MODELS = {"lenet": "lenet"}  # the VGG's run is named after its width: see comet_review
-FILES = {"lenet": "lenet.safetensors", "vgg": "vgg.safetensors", "mnist-transfer": "mnist-transfer.safetensors"}
+FILES = handin.model_files(LAB)  # {"lenet": "lenet.safetensors", ...}: what the student's check looks for too
 
 LENET_IMAGES = 16
 """Held-out images the notebook's LeNet class runs on, to compare its forward pass with the reference's."""
@@ -147,10 +148,10 @@ def vgg_width(metrics_file: Path, model: str, choices: VGGChoices) -> float:
     if metrics_file.is_symlink() or not metrics_file.is_file():
         raise RecordError("artifacts/metrics.json is missing, and it says which width your VGG has: run the "
                           "save cell and hand in the artifacts/ folder.")
-    if metrics_file.stat().st_size > 2**20:
+    if metrics_file.stat().st_size > handin.MAX_METRICS_BYTES:
         raise RecordError("artifacts/metrics.json is larger than the save cell can write; it was not read.")
     try:
-        record = loads_json(metrics_file.read_bytes(), max_bytes=2**20)[model]
+        record = loads_json(metrics_file.read_bytes(), max_bytes=handin.MAX_METRICS_BYTES)[model]
         width, options = record["width"], record.get("options", {})
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
         raise RecordError(f"artifacts/metrics.json has no readable {model!r} record with its width: run the save "

@@ -38,7 +38,8 @@ class ConfusedPair(NamedTuple):
 
 
 def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, class_names: Sequence[str] | None = None,
-                     *, normalize: str | None = None, title: str | None = None) -> Figure:
+                     *, normalize: str | None = None, title: str | None = None,
+                     matrix: ArrayLike | None = None) -> Figure:
     """The confusion matrix as a heat map: rows are true classes, columns predictions.
 
     Readable from 10 to 62 classes: the figure and its fonts grow with the
@@ -59,6 +60,12 @@ def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, class_names: Sequence
         divide by the column or by everything.
     title : str, optional
         Defaults to what the cells hold and the accuracy.
+    matrix : array-like, optional
+        The matrix to draw instead of the one computed from the labels, such
+        as one a student computed: counts, or with ``normalize`` fractions of 1
+        (each row of a ``"true"`` matrix summing to 1), drawn as percentages.
+        One row and one column per class; the labels still give the title's
+        accuracy.
 
     Returns
     -------
@@ -67,7 +74,7 @@ def confusion_matrix(y_true: ArrayLike, y_pred: ArrayLike, class_names: Sequence
     """
     y_true, y_pred, names = true_and_predicted(y_true, y_pred, class_names)
     n = len(names)
-    matrix = confusion_values(y_true, y_pred, n, normalize)
+    matrix = confusion_values(y_true, y_pred, n, normalize) if matrix is None else given_values(matrix, n, normalize)
     side = float(np.clip(2.0 + 0.3 * n, 5.0, 18.0))  # inches: 5 at 10 classes, 16 at 47, 18 at 62
     matrix_inches = 0.85 * side  # what the tick labels and the colorbar leave to the matrix
     fig = new_figure(side + 1.3, side + 0.6)
@@ -99,6 +106,23 @@ def confusion_values(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int,
         raise ValueError(f"normalize must be one of {list(NORMALIZATIONS)}; got {normalize!r}.")
     matrix = metrics.confusion_matrix(y_true, y_pred, labels=np.arange(n_classes), normalize=normalize)
     return matrix * 100.0 if normalize else matrix
+
+
+def given_values(matrix: ArrayLike, n_classes: int, normalize: str | None = None) -> np.ndarray:
+    """A matrix the caller computed, checked to be ``n_classes`` x ``n_classes`` finite numbers, as drawn.
+
+    Normalised matrices are given as fractions of 1 and drawn as percentages,
+    as :func:`confusion_values` gives them.
+    """
+    if normalize not in NORMALIZATIONS:
+        raise ValueError(f"normalize must be one of {list(NORMALIZATIONS)}; got {normalize!r}.")
+    values = np.asarray(matrix, dtype=float)
+    if values.shape != (n_classes, n_classes):
+        raise ValueError(f"matrix must have one row and one column per class, shape ({n_classes}, {n_classes}); "
+                         f"got shape {values.shape}.")
+    if not np.all(np.isfinite(values)):
+        raise ValueError("matrix holds NaN or infinite values; a class with no images has a row of zeros.")
+    return values * 100.0 if normalize else values
 
 
 def most_confused_pairs(y_true: ArrayLike, y_pred: ArrayLike, class_names: Sequence[str] | None = None,
