@@ -15,13 +15,19 @@ when it runs. Run ``python -m autograder --help`` for the commands:
 """
 
 
-def grade(lab, submissions, out, workers=1, **options):
+def grade(lab, submissions, out, workers=1, cluster=None, **options):
     """Grade ``submissions/<student>/<lab>/`` into ``out``; see :func:`autograder.pipeline.grading.grade`.
 
-    ``options`` are :class:`autograder.pipeline.options.GradingOptions` fields
-    (``profile="quick"``, ``data_dir=...``, ``evaluation_dir=...``, limits).
+    ``cluster`` grades on a Dask cluster instead of ``workers`` processes here: a spec
+    (``"local:4"``, ``"tcp://host:8786"``, ``"slurm"``) or an
+    :class:`autograder.pipeline.cluster.Cluster`. ``options`` are
+    :class:`autograder.pipeline.options.GradingOptions` fields (``profile="quick"``,
+    ``data_dir=...``, ``evaluation_dir=...``, limits).
     """
+    from autograder.pipeline.cluster import Cluster
     from autograder.pipeline.grading import grade as grade_class
     from autograder.pipeline.options import GradingOptions
 
-    return grade_class(lab, submissions, out, workers=workers, options=GradingOptions(**options))
+    if isinstance(cluster, str):
+        cluster = Cluster(cluster)
+    return grade_class(lab, submissions, out, workers=workers, options=GradingOptions(**options), cluster=cluster)

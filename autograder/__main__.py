@@ -55,14 +55,47 @@ def build_parser() -> argparse.ArgumentParser:
     )
     grade.add_argument("lab", metavar="LAB", help="the lab to grade, e.g. lab1-mnist")
     grade.add_argument("submissions", metavar="SUBMISSIONS_DIR", type=Path,
-                       help="holds one <student_id>/<LAB>/ folder per student")
+                       help="holds one <student_id>/<LAB>/ folder per student (with --from: the course "
+                       "directory, or the LMS's download, zip or folder)")
     grade.add_argument("--out", required=True, type=Path, metavar="OUT_DIR", help="where results go")
-    grade.add_argument("--workers", type=int, default=1, help="submissions graded at once (default 1)")
+    grade.add_argument("--workers", type=int, default=None,
+                       help="submissions graded at once on this machine (default 1); see --cluster for more machines")
+    on_cluster = grade.add_argument_group("grading on a cluster (Dask; see docs/instructor-guide.md)")
+    on_cluster.add_argument("--cluster", metavar="SPEC", default=None,
+                            help="grade one task per submission on a Dask cluster: local:N (N worker processes on "
+                            "this machine), tcp://HOST:PORT (the workers of a running `dask scheduler`, e.g. started "
+                            "by `dask ssh`) or slurm (batch jobs of dask-jobqueue: --queue, --jobs)")
+    on_cluster.add_argument("--queue", metavar="PARTITION", default=None, help="slurm: the partition the jobs go to")
+    on_cluster.add_argument("--jobs", type=int, default=1, metavar="J", help="slurm: batch jobs to start (default 1)")
+    on_cluster.add_argument("--workers-per-job", type=int, default=1, metavar="N",
+                            help="slurm: single-threaded workers (cores) per job (default 1)")
+    on_cluster.add_argument("--job-memory", metavar="MEM", default=None,
+                            help="slurm: a job's memory, e.g. 16GiB (default 8GiB per worker, or jobqueue.yaml's)")
+    on_cluster.add_argument("--walltime", metavar="HH:MM:SS", default=None,
+                            help="slurm: a job's time limit (default 04:00:00, or jobqueue.yaml's)")
+    on_cluster.add_argument("--scratch", type=Path, metavar="DIR", default=None,
+                            help="where the batch's private copies and the grader's inputs go (default the system's "
+                            "temporary folder); with workers on other hosts, a folder they all see at the same path")
+    on_cluster.add_argument("--task-timeout", type=float, metavar="SECONDS", default=None,
+                            help="seconds one try of a submission may take on a worker before it is stopped and "
+                            "ends with the status error (default 3600)")
     grade.add_argument("--profile", choices=("full", "quick"), default="full",
                        help="whose accuracy targets apply (default full, the course's)")
     grade.add_argument("--evaluation", type=Path, metavar="DIR", default=None,
                        help="score the models on DIR/<LAB>.npz, the instructor's private images and labels "
                        "(see autograder.scoring.evaluation_sets), instead of the lab's default test images")
+    grade.add_argument("--from", dest="source", choices=("folders", "nbgrader", "canvas", "moodle"),
+                       default="folders",
+                       help="what SUBMISSIONS_DIR is: folders (default), <student_id>/<LAB>/ folders; nbgrader, the "
+                       "course directory after `nbgrader collect` (feedback is then written for `nbgrader "
+                       "release_feedback`); canvas, Canvas's submissions.zip; moodle, Moodle's download of all "
+                       "submissions. An LMS download is unpacked, safely, into OUT_DIR/imported/<LAB>/ "
+                       "(see docs/instructor-guide.md)")
+    grade.add_argument("--roster", type=Path, metavar="ROSTER.csv", default=None,
+                       help="with --from canvas or moodle: grade each student under the roster's student_id, "
+                       "found by its ID (Canvas) or Identifier (Moodle) column; without it, the LMS's own ids")
+    grade.add_argument("--id-column", default="student_id", metavar="COLUMN",
+                       help="with --roster: the column holding the id to grade under (default student_id)")
     grade.set_defaults(run=run_grade)
     upload = commands.add_parser(
         "comet-upload",
@@ -153,14 +186,34 @@ def run_grade(args: argparse.Namespace) -> int:
     from autograder.pipeline.options import GradingOptions
     from autograder.reports.dashboard import page_path as dashboard_page
 
+    bar = _ProgressBar(args.lab)
+
     def show(result, reused):
-        print(f"{result.student_id:<20} {result.score:g}/{result.max_score:g} {result.status}"
-              f"{' (unchanged, not regraded)' if reused else f' in {result.seconds:.0f} s'}", flush=True)
+        bar.write(f"{result.student_id:<20} {result.score:g}/{result.max_score:g} {result.status}"
+                  f"{' (unchanged, not regraded)' if reused else f' in {result.seconds:.0f} s'}", result.status)
 
     options = GradingOptions(profile=args.profile, evaluation_dir=args.evaluation)
+    cluster = _cluster(args)
+    if cluster is not None:  # Dask's own INFO lines (workers starting, clients connecting) stay out of the summary
+        try:
+            import distributed  # noqa: F401 - which sets its loggers' levels as it is imported
+        except ImportError as error:
+            raise ValueError(f"--cluster needs Dask, which labkit's grading extra installs (make install): {error}") \
+                from error
+        logging.getLogger("distributed").setLevel(logging.WARNING)
     refused: list[str] = []
-    results = grade(args.lab, args.submissions, args.out, workers=args.workers, options=options,
-                    progress=show, on_refused=refused.append)  # a wrong --evaluation file: EvaluationSetError
+    submissions_dir = _submissions_dir(args, refused)
+    try:
+        results = grade(args.lab, submissions_dir, args.out, workers=args.workers or 1, options=options,
+                        progress=show, on_refused=refused.append, cluster=cluster,
+                        on_start=bar.start)  # a wrong --evaluation file: EvaluationSetError
+    finally:
+        bar.close()
+    if args.source == "nbgrader":
+        from autograder.reports import nbgrader_feedback
+
+        for line in nbgrader_feedback.write_course_feedback(args.submissions, args.out, args.lab, results):
+            print(line)
     errors = [result.student_id for result in results if result.status == "error"]
     print(f"{len(results)} submission(s) graded: {args.out / 'grades.csv'}, feedback in {args.out / 'feedback'}, "
           f"the class at a glance in {dashboard_page(args.out, args.lab)}")
@@ -175,6 +228,85 @@ def run_grade(args: argparse.Namespace) -> int:
         print(f"Comet archives kept in {kept}: upload them with "
               f"`python -m autograder comet-upload {args.lab} {args.out}`")
     return SUBMISSION_ERRORS if errors or refused else GRADED
+
+
+def _cluster(args: argparse.Namespace):
+    """The cluster ``--cluster`` and its options name, or None for this machine's pool (ValueError: a wrong option)."""
+    from autograder.pipeline import cluster
+
+    if args.cluster is None:
+        given = [option for option, value in (("--queue", args.queue), ("--jobs", args.jobs != 1),
+                                              ("--workers-per-job", args.workers_per_job != 1),
+                                              ("--job-memory", args.job_memory), ("--walltime", args.walltime),
+                                              ("--scratch", args.scratch), ("--task-timeout", args.task_timeout))
+                 if value]
+        if given:
+            raise ValueError(f"{', '.join(given)}: options of a cluster; add --cluster local:N, tcp://HOST:PORT "
+                             "or slurm.")
+        return None
+    if args.workers is not None:
+        raise ValueError("--workers sizes this machine's pool; with --cluster the cluster's workers grade "
+                         "(--cluster local:N for N workers here).")
+    return cluster.Cluster(args.cluster, queue=args.queue, jobs=args.jobs, workers_per_job=args.workers_per_job,
+                           job_memory=args.job_memory, walltime=args.walltime, scratch=args.scratch,
+                           task_timeout=cluster.TASK_TIMEOUT if args.task_timeout is None else args.task_timeout)
+
+
+class _ProgressBar:
+    """A tqdm bar of the batch on a terminal's stderr (done, failed, time left), each submission's line on stdout.
+
+    Not on a pipe or a file (a log, a SLURM job's output): the lines alone, as before."""
+
+    def __init__(self, lab: str):
+        self.lab, self.bar, self.failed = lab, None, 0
+
+    def start(self, submissions: int, dashboard: str | None) -> None:
+        from tqdm import tqdm
+
+        if dashboard:
+            print(f"Dask dashboard: {dashboard}", flush=True)
+        self.bar = tqdm(total=submissions, desc=self.lab, unit="submission", file=sys.stderr, mininterval=1.0,
+                        disable=None)
+        self.bar.set_postfix(failed=0)
+
+    def write(self, line: str, status: str) -> None:
+        if self.bar is None:
+            print(line, flush=True)
+            return
+        self.bar.write(line, file=sys.stdout)
+        sys.stdout.flush()
+        self.failed += status == "error"
+        self.bar.set_postfix(failed=self.failed, refresh=False)
+        self.bar.update(1)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _submissions_dir(args: argparse.Namespace, refused: list[str]) -> Path:
+    """The folder of <student_id>/<LAB>/ folders that --from names: as given, nbgrader's submitted/, or an LMS
+    download imported into OUT_DIR/imported/<LAB>/ (each student it refuses is added to ``refused``)."""
+    if args.roster is not None and args.source not in ("canvas", "moodle"):
+        raise ValueError("--roster maps Canvas's or Moodle's ids: use it with --from canvas or --from moodle.")
+    if args.source == "nbgrader":
+        from autograder.reports import nbgrader_feedback
+
+        return nbgrader_feedback.course_folders(args.submissions)[1]
+    if args.source in ("canvas", "moodle"):
+        from autograder.pipeline import lms_downloads
+
+        imported = lms_downloads.import_download(args.source, args.submissions, args.lab, args.out,
+                                                 roster=args.roster, id_column=args.id_column)
+        for line in imported.lines:
+            print(line)
+        print(f"{len(imported.students)} student(s) imported into {imported.folder}, {len(imported.refused)} "
+              f"refused; the list is in {imported.folder}.txt", flush=True)
+        refused += imported.refused
+        if not imported.students:
+            raise ValueError(f"no student of the {args.source} download could be imported; the lines above say why.")
+        return imported.folder
+    return args.submissions
 
 
 def run_comet_upload(args: argparse.Namespace) -> int:

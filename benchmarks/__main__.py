@@ -18,10 +18,10 @@ import sys
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks import data_load, full_marks, grading, lab5_augment, lab_recipes
+from benchmarks import cluster, data_load, full_marks, grading, lab5_augment, lab_recipes
 
 BENCHMARKS = {"data_load": data_load, "lab5_augment": lab5_augment, "grading": grading, "full_marks": full_marks,
-              "lab_recipes": lab_recipes}
+              "lab_recipes": lab_recipes, "cluster": cluster}
 DEFAULT = ["data_load", "lab5_augment"]
 """What ``make bench`` runs; ``grading`` and ``full_marks`` take minutes per lab, ``lab_recipes`` hours, on 2 CPU cores."""
 RESULTS = Path(__file__).parent / "results"

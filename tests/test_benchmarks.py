@@ -149,3 +149,24 @@ def test_the_seed_recipes_can_be_narrowed_to_a_lab_and_a_model():
         lab_recipes.parse(["lab3-annealing-augmentation", "model=cnn"])
     with pytest.raises(ValueError, match="name a lab with a seed recipe"):
         lab_recipes.parse(["lab9"])
+
+
+def test_the_cluster_overhead_is_the_seconds_outside_grading_beyond_the_pool_s_and_the_course_is_graded_in_waves():
+    from benchmarks import cluster
+
+    assert cluster.parse(None) == cluster.SIZE and cluster.parse(["size=6"]) == 6
+    with pytest.raises(ValueError, match="size=N"):
+        cluster.parse(["size=0"])
+    # 4 submissions of 40 s each: the pool's worker spends 50 s per submission (setup included), the
+    # cluster's 51 s after its 5 s start: 1 s more, 2.5% of a submission's grading.
+    rows = [cluster.row("pool", 1, 4, 200.0, 0.0, [40.0] * 4), cluster.row("local", 1, 4, 209.0, 5.0, [40.0] * 4),
+            cluster.row("pool", 2, 4, 100.0, 0.0, [40.0] * 4), cluster.row("local", 2, 4, 110.0, 5.0, [41.0] * 4)]
+    assert rows[1]["seconds_per_submission_per_worker"] == 51.0 and rows[1]["outside_grading_seconds"] == 11.0
+    result = cluster.summarise(rows, collect_seconds=0.01)
+    assert result["overhead"]["1"] == {"seconds_per_submission": 1.0, "share_of_grading": 0.025, "start_seconds": 5.0}
+    assert result["overhead"]["2"]["seconds_per_submission"] == 1.5  # 52.5 - 41 against 50 - 40
+    assert result["target"] == {"max_overhead": 0.05, "met": True}
+    course = result["projection"]  # 5 s + 2,000 x 0.01 s collected + 32 waves x 52.5 s
+    assert (course["waves"], course["seconds"], course["hours"]) == (32, 1705, 0.47)
+    shown = cluster.table(result)
+    assert "NOT met" not in shown and "2,000 submissions on 64 workers in 0.47 h" in shown

@@ -3,7 +3,8 @@
 The parent process is the only one that writes the output folder: the
 per-submission result JSON (atomically, as each submission finishes), the
 feedback pages, ``grades.csv`` and the nbgrader gradebook. Workers are
-processes (spawned, so none inherits the parent's TensorFlow threads) that only
+processes (spawned, so none inherits the parent's TensorFlow threads) on this
+machine, or a Dask cluster's (:mod:`autograder.pipeline.cluster`), that only
 drive sandboxes and compare what comes back; a grader exception in one
 submission, even a dead worker, becomes that student's ``error`` status and the
 batch goes on.
@@ -12,18 +13,18 @@ batch goes on.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import shutil
 import tempfile
 import time
 import traceback
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import replace
 from pathlib import Path
 
 from autograder import graders
 from autograder.comet import review as comet_review
 from autograder.comet import upload as comet_upload
+from autograder.pipeline import cluster as clusters
 from autograder.pipeline import submissions
 from autograder.pipeline.options import GradingOptions
 from autograder.pipeline.results import SubmissionResult, not_judged, read_result, write_result
@@ -47,7 +48,8 @@ def result_path(out: Path, lab: str, student_id: str) -> Path:
 def grade(lab: str, submissions_dir: str | Path, out: str | Path, *, workers: int = 1,
           options: GradingOptions | None = None,
           progress: Callable[[SubmissionResult, bool], None] | None = None,
-          on_refused: Callable[[str], None] | None = None) -> list[SubmissionResult]:
+          on_refused: Callable[[str], None] | None = None, cluster: clusters.Cluster | None = None,
+          on_start: Callable[[int, str | None], None] | None = None) -> list[SubmissionResult]:
     """Grade every ``submissions_dir/<student_id>/<lab>/`` and write the results to ``out``.
 
     Parameters
@@ -60,7 +62,8 @@ def grade(lab: str, submissions_dir: str | Path, out: str | Path, *, workers: in
     workers : int
         Submissions graded at once, each by a worker process driving its own
         sandboxes. The workers are spawned, so a script calling this needs the
-        usual ``if __name__ == "__main__":`` guard.
+        usual ``if __name__ == "__main__":`` guard. Only for this machine's pool: leave it at
+        1 with ``cluster``.
     options : GradingOptions
         Profile (which targets apply), limits and the evaluation set. A private
         evaluation file that is missing or malformed raises
@@ -70,6 +73,12 @@ def grade(lab: str, submissions_dir: str | Path, out: str | Path, *, workers: in
     on_refused : callable, optional
         Called with a line for each student folder that cannot be graded (an
         unusable student id); each is logged as a warning either way.
+    cluster : Cluster, optional
+        Grade on a Dask cluster instead (:mod:`autograder.pipeline.cluster`): a task per
+        submission, the batch's scratch folder made in ``cluster.scratch``.
+    on_start : callable, optional
+        Called as ``on_start(submissions, dashboard)`` once the pool or cluster is up, with
+        the number of student folders to grade and the cluster's dashboard address (or None).
 
     Returns
     -------
@@ -80,6 +89,9 @@ def grade(lab: str, submissions_dir: str | Path, out: str | Path, *, workers: in
     """
     if workers < 1:
         raise ValueError(f"workers={workers}; grade with at least one worker.")
+    if cluster is not None and workers != 1:
+        raise ValueError(f"workers={workers} sizes this machine's pool; a cluster's workers are its own "
+                         "(local:N for N here).")
     options = options or GradingOptions()
     grader = graders.grader_for(lab)
     out = Path(out)
@@ -93,7 +105,11 @@ def grade(lab: str, submissions_dir: str | Path, out: str | Path, *, workers: in
                 evaluation_sets.fingerprint(options.evaluation_dir, lab))
     out.mkdir(parents=True, exist_ok=True)
     results: dict[str, SubmissionResult] = {}
-    with tempfile.TemporaryDirectory(prefix=f"labkit-grading-{lab}-") as scratch:
+    scratch_root = None if cluster is None else cluster.scratch
+    with tempfile.TemporaryDirectory(prefix=f"labkit-grading-{lab}-", dir=scratch_root) as scratch, \
+            clusters.start(cluster, workers) as where:
+        if on_start is not None:
+            on_start(len(found), where.dashboard)
         scratch = Path(scratch)
         context = grader.setup(scratch / "batch", options)
         book = gradebook.open_for(out, lab, grader.source_notebook())
@@ -117,19 +133,18 @@ def grade(lab: str, submissions_dir: str | Path, out: str | Path, *, workers: in
                     shutil.rmtree(private, ignore_errors=True)
                     continue
                 pending.append((submission, copied, digest))
-            spawn = multiprocessing.get_context("spawn")
-            with ProcessPoolExecutor(max_workers=workers, mp_context=spawn) as pool:
-                futures = {pool.submit(_grade_one, grader, context, submission, copied, digest, options):
-                           (submission, digest) for submission, copied, digest in pending}
-                for future in as_completed(futures):
-                    try:
-                        result = future.result()  # _grade_one itself never raises
-                    except Exception as error:  # the worker process died
-                        submission, digest = futures[future]
-                        result = _grader_failed(submission, digest, options, context, error, 0.0)
-                    results[result.student_id] = result
-                    _record(out, lab, result, book, grader, reused=False, progress=progress)
-                    shutil.rmtree(scratch / "submissions" / result.student_id, ignore_errors=True)
+            task = _grade_afresh if where.reruns else _grade_one
+            jobs = [((submission, digest), submission.student_id,
+                     (grader, context, submission, copied, digest, options)) for submission, copied, digest in pending]
+            for (submission, digest), outcome in where.run(task, jobs):
+                if isinstance(outcome, SubmissionResult):  # the task itself never raises
+                    result = outcome
+                else:  # its worker died, too often on a cluster, or the cluster lost it
+                    result = _grader_failed(submission, digest, options, context, outcome, 0.0)
+                    log.error("%s/%s was not graded: %s", submission.student_id, lab, result.grader_error)
+                results[result.student_id] = result
+                _record(out, lab, result, book, grader, reused=False, progress=progress)
+                shutil.rmtree(scratch / "submissions" / result.student_id, ignore_errors=True)
         finally:
             book.close()
     ordered = [results[key] for key in sorted(results)]
@@ -175,6 +190,26 @@ def _grade_one(grader, context, submission, copied, digest, options) -> Submissi
     except Exception as error:  # one broken submission never stops the batch
         log.exception("grading %s/%s failed", submission.student_id, submission.lab)
         return _grader_failed(submission, digest, options, context, error, time.perf_counter() - started)
+
+
+def _grade_afresh(grader, context, submission, copied, digest, options) -> SubmissionResult:
+    """:func:`_grade_one` on a copy of the private copy made for this try, removed after it.
+
+    A cluster runs a task again when its worker died: each try starts from the submission as
+    handed in, never from what an earlier try's notebook run left in its folder.
+    """
+    if not copied.folder.is_dir():
+        raise FileNotFoundError(f"this worker cannot see the batch's scratch folder ({copied.folder.parent.parent}): "
+                                "grade with --scratch on a folder every worker host shares, at the same path")
+    if options.data_dir is not None and not Path(options.data_dir).is_dir():  # the notebook would fail, not grade
+        raise FileNotFoundError(f"this worker has no dataset mirror at {options.data_dir}: every worker host needs "
+                                "it at the path LABKIT_DATA_DIR names on the instructor's")
+    attempt = Path(tempfile.mkdtemp(prefix=f"{submission.student_id}-", dir=copied.folder.parent.parent))
+    try:
+        shutil.copytree(copied.folder, attempt, dirs_exist_ok=True)
+        return _grade_one(grader, context, submission, replace(copied, folder=attempt), digest, options)
+    finally:
+        shutil.rmtree(attempt, ignore_errors=True)
 
 
 def _grader_failed(submission, digest, options, context, error, seconds, *,
