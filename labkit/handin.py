@@ -97,6 +97,21 @@ def is_text(name: str) -> bool:
     return True
 
 
+def entry_kind(entry: os.DirEntry) -> tuple[str, int]:
+    """What ``entry`` is (``"file"``, ``"folder"``, ``"link"``, ``"special"`` or ``"unreadable"``), never
+    following a link, and its size when it is a file: what :func:`left_out` judges."""
+    try:
+        if entry.is_symlink():
+            return "link", 0
+        if entry.is_dir(follow_symlinks=False):
+            return "folder", 0
+        if entry.is_file(follow_symlinks=False):
+            return "file", entry.stat(follow_symlinks=False).st_size
+        return "special", 0
+    except OSError:
+        return "unreadable", 0
+
+
 def left_out(path: str, kind: str, size: int, total: int, limits: Limits = LIMITS) -> str | None:
     """Why the entry at ``path`` (a ``"file"``, ``"folder"``, ``"link"``, ...) is left out, or None.
 

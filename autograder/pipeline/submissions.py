@@ -26,7 +26,7 @@ from pathlib import Path
 
 from autograder.sandbox.output import OutputRefused, read_bytes
 from labkit.course import STUDENT_ID  # noqa: F401 - the rule students' ids follow too (labkit course --student-id)
-from labkit.handin import LIMITS, Limits, is_text, left_out  # noqa: F401 - one home, shared with the student's check
+from labkit.handin import LIMITS, Limits, entry_kind, is_text, left_out  # noqa: F401 - one home, shared with the student's check
 
 MAX_NOTES = 20
 """Notes kept on what was left out; the rest are counted in one more."""
@@ -158,7 +158,7 @@ def listing(folder: Path, limits: Limits = LIMITS) -> Listing:
                 skipped.append(f"everything after the first {limits.entries:,} files and folders (the limit)")
                 return _listed(files, skipped)
             path = f"{relative}/{entry.name}" if relative else entry.name
-            kind, size = _kind(entry)
+            kind, size = entry_kind(entry)
             reason = left_out(path, kind, size, total, limits)
             if reason:
                 skipped.append(f"{printable_name(path)}: {reason}")
@@ -178,19 +178,6 @@ def _read_folder(folder: Path, relative: str, room: int) -> tuple[list[os.DirEnt
     except OSError as error:
         return [], f"{printable_name(relative) or 'the submission folder'}: could not be read ({error.strerror})"
 
-
-def _kind(entry: os.DirEntry) -> tuple[str, int]:
-    """What ``entry`` is, never following a link, and its size when it is a file."""
-    try:
-        if entry.is_symlink():
-            return "link", 0
-        if entry.is_dir(follow_symlinks=False):
-            return "folder", 0
-        if entry.is_file(follow_symlinks=False):
-            return "file", entry.stat(follow_symlinks=False).st_size
-        return "special", 0
-    except OSError:
-        return "unreadable", 0
 
 
 def _listed(files: list[tuple[str, int]], skipped: list[str]) -> Listing:

@@ -477,7 +477,7 @@ def _walk(folder: Path, limits: handin.Limits) -> tuple[int, list[tuple[str, str
                 skipped.append((entry.name, f"beyond the first {limits.entries:,} files and folders"))
                 return taken, skipped, total
             path = f"{relative}/{entry.name}" if relative else entry.name
-            kind, size = _kind(entry)
+            kind, size = handin.entry_kind(entry)
             reason = handin.left_out(path, kind, size, total, limits)
             if reason:
                 skipped.append((path, reason))
@@ -487,18 +487,6 @@ def _walk(folder: Path, limits: handin.Limits) -> tuple[int, list[tuple[str, str
                 taken, total = taken + 1, total + size
     return taken, skipped, total
 
-
-def _kind(entry: os.DirEntry) -> tuple[str, int]:
-    try:
-        if entry.is_symlink():
-            return "link", 0
-        if entry.is_dir(follow_symlinks=False):
-            return "folder", 0
-        if entry.is_file(follow_symlinks=False):
-            return "file", entry.stat(follow_symlinks=False).st_size
-        return "special", 0
-    except OSError:
-        return "unreadable", 0
 
 
 # --- the student ---------------------------------------------------------------------------------------
