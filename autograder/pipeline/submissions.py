@@ -26,7 +26,7 @@ from pathlib import Path
 
 from autograder.sandbox.output import OutputRefused, read_bytes
 from labkit.course import STUDENT_ID  # noqa: F401 - the rule students' ids follow too (labkit course --student-id)
-from labkit.handin import LIMITS, Limits, entry_kind, is_text, left_out  # noqa: F401 - one home, shared with the student's check
+from labkit.handin import LIMITS, Limits, entry_kind, file_hash, is_text, left_out  # noqa: F401 - one home, shared with the student's check
 
 MAX_NOTES = 20
 """Notes kept on what was left out; the rest are counted in one more."""
@@ -224,10 +224,3 @@ def content_hash(folder: Path, *extra: str) -> str:
         digest.update(path.encode() + b"\0" + read_bytes(folder, path, size) + b"\0")
     return digest.hexdigest()
 
-
-def file_hash(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(2**20), b""):
-            digest.update(block)
-    return digest.hexdigest()
