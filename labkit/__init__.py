@@ -16,7 +16,7 @@ from labkit import _tf_startup
 __version__ = "0.1.0"
 
 _SUBMODULES = ("augment", "check", "config", "course", "data", "device", "handin", "live", "models", "plot", "profiles",
-               "targets", "track")
+               "settings", "targets", "track")
 
 __all__ = ["__version__", "check_submission", "profile", *_SUBMODULES]
 

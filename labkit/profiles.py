@@ -31,6 +31,17 @@ class Profile:
         return self.name
 
 
+def resolve(profile: Profile | str | None = None) -> Profile:
+    """``profile`` as a :class:`Profile`: a name is checked, ``None`` is the active one."""
+    if profile is None:
+        return current()
+    if isinstance(profile, Profile):
+        return profile
+    if profile not in PROFILES:
+        raise ValueError(f"{profile!r} is not a profile; use one of {', '.join(PROFILES)}.")
+    return Profile(profile)
+
+
 def current() -> Profile:
     """The profile named by ``LABKIT_PROFILE`` (``full`` when unset)."""
     name = os.environ.get("LABKIT_PROFILE", "").strip().lower() or "full"

@@ -15,7 +15,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from labkit.profiles import PROFILES, Profile, current
+from labkit.profiles import Profile, resolve
 
 
 @dataclass(frozen=True)
@@ -64,10 +64,6 @@ def target(lab: str, model: str, profile: Profile | str | None = None) -> float:
     >>> target("lab1-mnist", "fc", "quick")
     0.85
     """
-    if isinstance(profile, str):
-        if profile not in PROFILES:
-            raise ValueError(f"{profile!r} is not a profile; use one of {', '.join(PROFILES)}.")
-        profile = Profile(profile)
     try:
         models = TARGETS[lab]
     except KeyError:
@@ -76,7 +72,7 @@ def target(lab: str, model: str, profile: Profile | str | None = None) -> float:
         chosen = models[model]
     except KeyError:
         raise KeyError(f"{lab} has no target for {model!r}; it has: {', '.join(models)}") from None
-    return chosen.for_profile(profile or current())
+    return chosen.for_profile(resolve(profile))
 
 
 def describe(lab: str, profile: Profile | str | None = None) -> str:
@@ -86,11 +82,7 @@ def describe(lab: str, profile: Profile | str | None = None) -> str:
     Targets (the grader measures your saved models against these): fc 97.0%, cnn 98.5%.
     You are on the full profile, the course's: the checks in this notebook use these targets too.
     """
-    if isinstance(profile, str):
-        if profile not in PROFILES:
-            raise ValueError(f"{profile!r} is not a profile; use one of {', '.join(PROFILES)}.")
-        profile = Profile(profile)
-    profile = profile or current()
+    profile = resolve(profile)
     if lab not in TARGETS:
         raise KeyError(f"no targets for lab {lab!r}; labs with targets: {', '.join(TARGETS)}")
     models = TARGETS[lab]
