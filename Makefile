@@ -28,7 +28,7 @@ GPU_MARK := $(VENV)/.labkit-gpu
 TORCH_GPU_INDEX ?=
 GPU_EXTRAS = $(shell sed -n 's/^all = \["labkit\[\([^]]*\)\]"\].*/\1/p' pyproject.toml | tr , '\n' | grep -v -x tf | paste -s -d , -)
 
-.PHONY: install install-gpu test demo lab bench lock doctor clean bubblewrap browser slurm
+.PHONY: install install-gpu test demo lab bench calibration lock doctor clean bubblewrap browser slurm
 
 install: $(STAMP) bubblewrap
 
@@ -100,6 +100,10 @@ lab: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) -m benchmarks
+
+# docs/calibration.md's tables, rendered again from the runs kept in benchmarks/history/.
+calibration: $(STAMP)
+	$(PY) -m benchmarks.calibration
 
 # The grader runs student code in bubblewrap (Debian's package): installed when missing and we are root.
 bubblewrap:

@@ -1,1 +1,1 @@
-"""Benchmarks: each measures ratios side by side in one run and writes JSON to benchmarks/results/."""
+"""Benchmarks: each measures ratios side by side in one run; every run is kept in benchmarks/history/."""

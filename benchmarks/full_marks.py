@@ -55,8 +55,22 @@ def parse(arguments: list[str] | None) -> tuple[list[str], int, str]:
 
 def margins(result) -> dict[str, float]:
     """Each accuracy part's measured value minus its threshold (the parts with numeric ones)."""
-    return {part.part: round(part.value - part.threshold, 4) for part in result.parts
-            if isinstance(part.value, float) and isinstance(part.threshold, float)}
+    return {part.part: round(part.value - part.threshold, 4) for part in accuracy_parts(result)}
+
+
+def graded_accuracies(result) -> dict[str, dict[str, float]]:
+    """The grader's accuracy of each part and the threshold it applied, as the record keeps them.
+
+    docs/calibration.md's tables take each margin over today's threshold from these.
+    """
+    parts = accuracy_parts(result)
+    return {"accuracies": {part.part: round(part.value, 6) for part in parts},
+            "thresholds": {part.part: part.threshold for part in parts}}
+
+
+def accuracy_parts(result) -> list:
+    """The parts of ``result`` with a measured value and a threshold, both numbers: its accuracies."""
+    return [part for part in result.parts if isinstance(part.value, float) and isinstance(part.threshold, float)]
 
 
 def grade_seeds(lab: str, seeds: int, profile: str, scratch: Path) -> list[dict]:
@@ -78,6 +92,7 @@ def grade_seeds(lab: str, seeds: int, profile: str, scratch: Path) -> list[dict]
     results = grade(lab, scratch / "class", scratch / "graded", workers=2, options=options)
     return [{"lab": lab, "seed": int(result.student_id.removeprefix("seed-")), "score": result.score,
              "max_score": result.max_score, "status": result.status, "margins": margins(result),
+             **graded_accuracies(result),
              "notebook": notebook_metrics(scratch / "class" / result.student_id / lab / "artifacts"
                                           / "metrics.json"),
              "run": runs[result.student_id]}

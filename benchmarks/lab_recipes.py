@@ -330,14 +330,19 @@ def run(arguments: list[str] | None = None) -> dict:
 
 
 def table(result: dict) -> str:
-    lines = ["| lab | model | seed | seed time | ours | speed-up | seed acc. | our acc. | cores: seed / ours |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for row in result["rows"]:
-        seed_time, speed_up = f"{row['seed_seconds']:.0f} s", f"{row['time_ratio']:.1f}x"
-        if row.get("comparison") == "equal time":  # the seed stopped when our time was up
-            seed_time, speed_up = f"{seed_time} ({row['seed_epochs']:.2f} epochs)", "equal time"
-        lines.append(
-            f"| {row['lab']} | {row['model']} | {row['seed']} | {seed_time} | {row['our_seconds']:.0f} s | "
-            f"{speed_up} | {row['seed_accuracy']:.2%} | {row['our_accuracy']:.2%} | "
-            f"{machine.cores(row.get('seed_run'))} / {machine.cores(row.get('our_run'))} |")
+    lines = [f"| {' | '.join(COLUMNS)} |", "|---" * len(COLUMNS) + "|"]
+    lines += [f"| {' | '.join(cells(row))} |" for row in result["rows"]]
     return "\n".join(lines)
+
+
+COLUMNS = ("lab", "model", "seed", "seed time", "ours", "speed-up", "seed acc.", "our acc.", "cores: seed / ours")
+
+
+def cells(row: dict) -> list[str]:
+    """One model's row of the table, a cell per column of :data:`COLUMNS`."""
+    seed_time, speed_up = f"{row['seed_seconds']:.0f} s", f"{row['time_ratio']:.1f}x"
+    if row.get("comparison") == "equal time":  # the seed stopped when our time was up
+        seed_time, speed_up = f"{seed_time} ({row['seed_epochs']:.2f} epochs)", "equal time"
+    return [row["lab"], row["model"], row["seed"], seed_time, f"{row['our_seconds']:.0f} s", speed_up,
+            f"{row['seed_accuracy']:.2%}", f"{row['our_accuracy']:.2%}",
+            f"{machine.cores(row.get('seed_run'))} / {machine.cores(row.get('our_run'))}"]

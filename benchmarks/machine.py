@@ -1,4 +1,4 @@
-"""How much of the machine a run had: the CPU seconds it used over the wall seconds it took.
+"""Which machine a run measured, and how much of it the run had: its CPU seconds over its wall seconds.
 
 On a machine shared with other virtual machines, neighbours take cores away
 without a trace in a run's own timings: the same training takes twice as long
@@ -11,15 +11,55 @@ same share.
 
 from __future__ import annotations
 
+import os
+import platform
+import subprocess
 import threading
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import TypeVar
 
 T = TypeVar("T")
 
 SAMPLE_EVERY_S = 2.0
 """How often child processes (notebook kernels) are sampled while they run."""
+
+
+def describe() -> dict[str, object]:
+    """The machine as each benchmark record states it: CPU model, the cores this process may use, OS, Python.
+
+    Ratios travel between machines; seconds do not, and the cores say how many
+    workers a grading run could keep busy.
+    """
+    return {"cpu": cpu_model(), "cores": usable_cores(), "platform": platform.platform(),
+            "python": platform.python_version()}
+
+
+def cpu_model() -> str | None:
+    """``"Intel(R) Xeon(R) Processor"``: the processor's own name, None where the system does not say."""
+    try:  # Linux
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            key, _, value = line.partition(":")
+            if key.strip() == "model name" and value.strip():
+                return value.strip()
+    except OSError:
+        pass
+    try:  # macOS
+        named = subprocess.run(["sysctl", "-n", "machdep.cpu.brand_string"], check=False,
+                               capture_output=True, text=True, timeout=10).stdout.strip()
+        if named:
+            return named
+    except (OSError, subprocess.SubprocessError):
+        pass
+    return platform.processor() or None
+
+
+def usable_cores() -> int | None:
+    """The cores this process may run on (its affinity where the system has one, else every core)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count()
 
 
 def measure(work: Callable[[], T], every: float = SAMPLE_EVERY_S) -> tuple[T, dict[str, float]]:

@@ -121,22 +121,51 @@ def test_an_equal_time_row_says_so_and_how_far_the_seed_got():
         in shown
 
 
-def test_each_run_is_kept_beside_the_latest_with_the_commit_it_measured(tmp_path, monkeypatch):
+def test_each_run_is_kept_in_the_tracked_history_beside_the_latest_and_never_replaced(tmp_path, monkeypatch):
     import json
     import re
     from datetime import datetime, timezone
 
     from benchmarks import __main__ as bench
 
-    monkeypatch.setattr(bench, "RESULTS", tmp_path)
+    monkeypatch.setattr(bench, "RESULTS", tmp_path / "results")
+    monkeypatch.setattr(bench, "HISTORY", tmp_path / "history")
     first = datetime(2026, 12, 4, 22, 0, 0, tzinfo=timezone.utc)
-    bench.write_result({"least_margin": 0.01}, "full_marks", first)
-    bench.write_result({"least_margin": 0.02}, "full_marks", first.replace(hour=23))
-    assert json.loads((tmp_path / "full_marks.json").read_text()) == {"least_margin": 0.02}
+    bench.write_result({"least_margin": 0.01}, "full_marks", first, "abc1234")
+    bench.write_result({"least_margin": 0.02}, "full_marks", first.replace(hour=23), None)
+    assert json.loads((tmp_path / "results" / "full_marks.json").read_text()) == {"least_margin": 0.02}
     kept = sorted(path.name for path in (tmp_path / "history").iterdir())
-    assert kept == ["full_marks-20261204T220000Z.json", "full_marks-20261204T230000Z.json"]
+    assert kept == ["20261204T220000Z-full_marks-abc1234.json", "20261204T230000Z-full_marks-no-commit.json"]
+    assert json.loads((tmp_path / "history" / kept[0]).read_text()) == {"least_margin": 0.01}
+    with pytest.raises(FileExistsError):
+        bench.write_result({"least_margin": 0.03}, "full_marks", first, "abc1234")
     assert json.loads((tmp_path / "history" / kept[0]).read_text()) == {"least_margin": 0.01}
     assert re.fullmatch(r"[0-9a-f]{7,}(-dirty)?", bench.current_commit())
+
+
+def test_the_history_is_not_ignored_by_git_and_the_latest_results_are():
+    import subprocess
+
+    from benchmarks import __main__ as bench
+
+    def ignored(path) -> bool:
+        return subprocess.run(["git", "check-ignore", "--quiet", str(path)], cwd=bench.HISTORY.parent,
+                              check=False).returncode == 0
+
+    assert not ignored(bench.HISTORY / "20261204T220000Z-full_marks-abc1234.json")
+    assert ignored(bench.RESULTS / "full_marks.json")
+
+
+def test_a_record_states_the_machine_it_measured():
+    import os
+
+    from benchmarks import machine
+
+    described = machine.describe()
+    assert set(described) == {"cpu", "cores", "platform", "python"}
+    assert described["cores"] == (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                                  else os.cpu_count())
+    assert described["cpu"] is None or described["cpu"].strip() == described["cpu"] != ""
 
 
 def test_the_seed_recipes_can_be_narrowed_to_a_lab_and_a_model():
