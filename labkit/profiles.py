@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 PROFILES = ("full", "quick")
 
@@ -29,6 +30,17 @@ class Profile:
 
     def __str__(self) -> str:
         return self.name
+
+
+@dataclass(frozen=True)
+class PerProfile:
+    """A value that depends on the run profile: ``full`` for the course, ``quick`` for smoke runs."""
+
+    full: Any
+    quick: Any
+
+    def for_profile(self, profile: Profile) -> Any:
+        return profile.choose(full=self.full, quick=self.quick)
 
 
 def resolve(profile: Profile | str | None = None) -> Profile:

@@ -13,20 +13,12 @@ the measurements behind each number are in ``docs/calibration.md``, not here.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 
-from labkit.profiles import Profile, resolve
+from labkit.profiles import PerProfile, Profile, resolve
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(PerProfile):
     """The least test accuracy a model must reach, in each profile."""
-
-    full: float
-    quick: float
-
-    def for_profile(self, profile: Profile) -> float:
-        return profile.choose(full=self.full, quick=self.quick)
 
 
 TARGETS: Mapping[str, Mapping[str, Target]] = {

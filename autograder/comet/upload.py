@@ -30,7 +30,6 @@ import hashlib
 import os
 import re
 import shutil
-import stat
 import subprocess
 import sys
 import time
@@ -42,6 +41,7 @@ from autograder.comet import review as comet_review
 from autograder.pipeline.submissions import STUDENT_ID
 from autograder.reports import spreadsheets
 from autograder.sandbox.output import OutputRefused, read_bytes
+from labkit import _files as files
 from labkit._files import replaced_atomically
 
 KEPT_FOLDER = "comet"
@@ -152,27 +152,13 @@ def keep_archives(comet_offline: Path, out: Path, lab: str, student_id: str) -> 
 
 
 def real_folder(out: Path, names: Sequence[str], *, create: bool) -> Path | None:
-    """``out/names[0]/names[1]/...``, each step a real folder below ``out``, made when missing and ``create``.
-
-    Returns None when a step is missing and not ``create``; raises
-    :class:`KeptFolderRefused` when a step is a link or a file.
-    """
-    path = Path(out)
-    for name in names:
-        path = path / name
-        try:
-            mode = os.lstat(path).st_mode
-        except FileNotFoundError:
-            if not create:
-                return None
-            path.mkdir(parents=True)
-            continue
-        if not stat.S_ISDIR(mode):
-            kind = "a link" if stat.S_ISLNK(mode) else "not a folder"
-            raise KeptFolderRefused(
-                f"{path} is {kind}: the grader keeps Comet archives only in real folders inside {out}, "
-                "so that nothing outside it is ever read or deleted. Remove it and run the command again.")
-    return path
+    """``out/names...`` as :func:`labkit._files.real_folder` finds it, with what to do when a step is refused."""
+    try:
+        return files.real_folder(out, names, create=create)
+    except files.NotARealFolder as refused:
+        raise KeptFolderRefused(
+            f"{refused.path} is {refused.kind}: the grader keeps Comet archives only in real folders inside {out}, "
+            "so that nothing outside it is ever read or deleted. Remove it and run the command again.") from None
 
 
 def _remove_all_but(folder: Path, keep: set[str]) -> None:

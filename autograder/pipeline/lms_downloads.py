@@ -63,6 +63,7 @@ from pathlib import Path
 from autograder.pipeline.submissions import LIMITS, STUDENT_ID, Limits, left_out, listing, printable_name
 from autograder.sandbox import archives
 from autograder.sandbox.output import OutputRefused, read_bytes
+from labkit._files import real_folder
 
 KINDS = ("canvas", "moodle")
 
@@ -468,7 +469,7 @@ def import_download(kind: str, download_path: Path, lab: str, out: Path, *, rost
         lines += more
         if not hand_ins:
             raise FileNotFoundError(_nothing_found(kind, download_path, entries))
-        parent = _real_folder(Path(out) / IMPORTED)
+        parent = real_folder(Path(out), (IMPORTED,))
         building = Path(tempfile.mkdtemp(prefix=f".{lab}-", dir=parent))
         try:
             students, per_student, refused = _import_all(download, hand_ins, lab, building, kind, mapping,
@@ -544,14 +545,6 @@ def _nothing_found(kind: str, path: Path, entries: list[_Entry]) -> str:
     return (f"no student's submission in the {kind} download {path}: it should hold {expected}, and it holds "
             + (", ".join(held) + (", ..." if len(entries) > 5 else "") if held else "nothing")
             + ". Check the file and --from.")
-
-
-def _real_folder(path: Path) -> Path:
-    """``path``, made when missing; refused when it is a link or a file (nothing is written through one)."""
-    path.mkdir(parents=True, exist_ok=True)
-    if not stat.S_ISDIR(os.lstat(path).st_mode):
-        raise NotADirectoryError(f"{path} is a link or a file, not a folder; remove it and run again")
-    return path
 
 
 def _remove_import(folder: Path) -> None:

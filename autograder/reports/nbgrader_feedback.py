@@ -23,14 +23,12 @@ not written into.
 
 from __future__ import annotations
 
-import os
-import stat
 from pathlib import Path
 
 from autograder.pipeline.results import SubmissionResult
 from autograder.pipeline.submissions import STUDENT_ID
 from autograder.sandbox.output import OutputRefused, read_bytes
-from labkit._files import replaced_atomically
+from labkit._files import real_folder, replaced_atomically
 
 SUBMITTED = "submitted"
 """nbgrader's ``CourseDirectory.submitted_directory`` (its default, which the course's nbgrader_config.py keeps)."""
@@ -79,7 +77,7 @@ def write_course_feedback(course: Path, out: Path, lab: str, results: list[Submi
         try:
             kept = {name: _submitted_text(submitted, f"{student}/{lab}/{name}") for name in KEPT_FILES}
             page = read_bytes(Path(out), f"feedback/{student}/{lab}.html", 64 * 2**20)
-            folder = _real_folder(course, (FEEDBACK, student, lab))
+            folder = real_folder(course, (FEEDBACK, student, lab))
             for name, data in kept.items():
                 _replace(folder / name, data)
             _replace(folder / f"{lab}.html", page)
@@ -109,22 +107,6 @@ def _submitted_text(submitted: Path, path: str) -> bytes:
     if not text.strip() or not text.strip().isprintable():
         raise ValueError(f"the submission's {name} is not the one-line text nbgrader writes")
     return data
-
-
-def _real_folder(root: Path, names: tuple[str, ...]) -> Path:
-    """``root/names...``, each step a real folder, made when missing; OSError when one is a link or a file."""
-    path = Path(root)
-    for name in names:
-        path = path / name
-        try:
-            mode = os.lstat(path).st_mode
-        except FileNotFoundError:
-            path.mkdir()
-            continue
-        if not stat.S_ISDIR(mode):
-            raise NotADirectoryError(f"{path} is {'a link' if stat.S_ISLNK(mode) else 'a file'}, not a folder; "
-                                     "nothing is written through it")
-    return path
 
 
 def _replace(path: Path, data: bytes) -> None:

@@ -81,6 +81,35 @@ class Message:
         printer.text(self.text())
 
 
+class ShownAsMessage:
+    """A check's outcome that shows itself as its :class:`Message`: a cell's result, ``str``, an assertion.
+
+    Subclasses say whether they ``passed`` and build their ``message()``.
+    """
+
+    passed: bool
+
+    def message(self) -> Message:
+        raise NotImplementedError
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def assert_ok(self) -> None:
+        """Raise AssertionError listing what failed; for nbgrader's hidden test cells."""
+        if not self.passed:
+            raise AssertionError(str(self))
+
+    def __str__(self) -> str:
+        return self.message().text()
+
+    def _repr_html_(self) -> str:
+        return self.message()._repr_html_()
+
+    def _repr_pretty_(self, printer, cycle: bool) -> None:
+        printer.text(str(self))
+
+
 def show(message: Message) -> None:
     """Display ``message`` as HTML in a notebook, or print it (coloured on a terminal)."""
     if _in_ipython():

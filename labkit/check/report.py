@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from labkit.check.display import Message
+from labkit.check.display import Message, ShownAsMessage
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class Difference:
 
 
 @dataclass(frozen=True)
-class Report:
+class Report(ShownAsMessage):
     """The outcome of a check: passed when there are no differences.
 
     Attributes
@@ -53,9 +53,8 @@ class Report:
 
     summary: str
     differences: tuple[Difference, ...] = ()
-
-    def __bool__(self) -> bool:
-        return self.passed
+    # IPython prefers the __repr__ a dataclass writes into the class to a base's _repr_pretty_.
+    _repr_pretty_ = ShownAsMessage._repr_pretty_
 
     @property
     def passed(self) -> bool:
@@ -68,17 +67,3 @@ class Report:
             self.summary,
             items=tuple(difference.message for difference in self.differences),
         )
-
-    def assert_ok(self) -> None:
-        """Raise AssertionError listing every difference; for nbgrader's hidden test cells."""
-        if not self.passed:
-            raise AssertionError(str(self))
-
-    def __str__(self) -> str:
-        return self.message().text()
-
-    def _repr_html_(self) -> str:
-        return self.message()._repr_html_()
-
-    def _repr_pretty_(self, printer, cycle: bool) -> None:
-        printer.text(str(self))

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labkit import handin
-from labkit.check.display import Message
+from labkit.check.display import Message, ShownAsMessage
 
 PASS, FAIL = "✓", "✗"
 
@@ -52,14 +52,13 @@ class Line:
 
 
 @dataclass(frozen=True)
-class SubmissionReport:
+class SubmissionReport(ShownAsMessage):
     """Every check of a lab folder, truthy when all passed; shows itself as a cell's result."""
 
     notebook: Path
     lines: tuple[Line, ...]
-
-    def __bool__(self) -> bool:
-        return self.passed
+    # IPython prefers the __repr__ a dataclass writes into the class to a base's _repr_pretty_.
+    _repr_pretty_ = ShownAsMessage._repr_pretty_
 
     @property
     def passed(self) -> bool:
@@ -77,19 +76,6 @@ class SubmissionReport:
             body = "Fix what each ✗ says, then run this check again."
         return Message("success" if self.passed else "failure", title, body=body,
                        items=tuple(str(line) for line in self.lines))
-
-    def assert_ok(self) -> None:
-        if not self.passed:
-            raise AssertionError(str(self))
-
-    def __str__(self) -> str:
-        return self.message().text()
-
-    def _repr_html_(self) -> str:
-        return self.message()._repr_html_()
-
-    def _repr_pretty_(self, printer, cycle: bool) -> None:
-        printer.text(str(self))
 
 
 def check_submission(notebook: str | os.PathLike | None = None, *, profile: str = "full",
