@@ -18,6 +18,7 @@ from autograder.pipeline.grading import grade, identical_models, result_path
 from autograder.pipeline.results import PartResult, SubmissionResult, judged, not_judged, write_result
 from autograder.reports import dashboard, feedback
 from autograder.scoring.model_fingerprints import ModelFingerprint, SimilarPair
+from tests.browser import headless_chromium
 from tests.grading_class import options, require_sandbox
 from tests.notebooks import released_notebook
 
@@ -28,7 +29,6 @@ TARGETS = {"test-fc-accuracy": 0.97, "test-cnn-accuracy": 0.985}  # labkit.targe
 HOSTILE_ID = "<img src=x onerror=\"alert('id')\">"  # no slash: it is a folder name too
 HOSTILE_MESSAGE = "</pre><script>alert(\"message\")</script>' \" & <b>bold?</b>"
 HOSTILE_ARCHIVE = "<svg onload=alert('archive')>.zip"
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 
 
 # --- a class of hand-made results -----------------------------------------------------------------------
@@ -193,21 +193,7 @@ def test_a_neutralised_csv_cell_reads_back_as_written(tmp_path):
 
 @pytest.fixture
 def browser(tmp_path_factory):
-    """Debian's chromium, driven by its chromedriver, headless, with a profile of its own."""
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.fail("The dashboard test needs Debian's chromium and chromium-driver: run `make browser` as root, "
-                    "or `sudo apt-get install -y chromium chromium-driver`.")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tmp_path_factory.mktemp("chromium-profile")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--hide-scrollbars", f"--user-data-dir={profile}", "--window-size=1400,1000"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
+    driver = headless_chromium(tmp_path_factory.mktemp("chromium-profile"), "dashboard test")
     try:
         yield driver
     finally:

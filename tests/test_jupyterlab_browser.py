@@ -26,11 +26,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from tests.browser import headless_chromium
 from tests.notebooks import REPO
 
 LAB = "lab1-mnist"
 NOTEBOOK = f"{LAB}/{LAB}.ipynb"
-CHROMIUM, CHROMEDRIVER = Path("/usr/bin/chromium"), Path("/usr/bin/chromedriver")
 JUPYTER = Path(sys.executable).parent / "jupyter"  # .venv/bin/jupyter, as `make lab` runs it
 SERVER_START_S = 60
 KERNEL_START_S = 120
@@ -182,26 +182,6 @@ class Server:
 # --- the browser -------------------------------------------------------------------------------------------
 
 
-def chromium(profile: Path):
-    """Debian's chromium, driven by its chromedriver, headless, with a profile of its own."""
-    if not (CHROMIUM.exists() and CHROMEDRIVER.exists()):
-        pytest.fail("The JupyterLab browser test needs Debian's chromium and chromium-driver: run `make browser` "
-                    "as root, or `sudo apt-get install -y chromium chromium-driver`.")
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", f"--user-data-dir={profile}", "--window-size=1400,1000"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(120)
-    driver.set_script_timeout(60)
-    return driver
-
-
 def stable_folder() -> Path | None:
     """Where a run's screenshots are copied to be inspected later: $LABKIT_TEST_ARTIFACTS/jupyterlab-browser."""
     folder = os.environ.get("LABKIT_TEST_ARTIFACTS")
@@ -233,7 +213,7 @@ def session(tmp_path, mirror_dir):
     driver = None
     try:
         server.start()
-        driver = chromium(tmp_path / "chromium-profile")
+        driver = headless_chromium(tmp_path / "chromium-profile", "JupyterLab browser test")
         yield server, driver, Steps(driver, shots)
     finally:
         try:
