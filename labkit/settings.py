@@ -16,7 +16,6 @@ from typing import Any
 
 from labkit.profiles import PerProfile, Profile, resolve
 
-
 SETTINGS: Mapping[str, Mapping[str, Any]] = {
     "lab2-fashion-mnist": {
         # Exercise 5: a pair whose share is within this of the largest off the diagonal counts too (a near

@@ -10,6 +10,7 @@ headless, tracking offline.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import NamedTuple
@@ -131,6 +132,28 @@ def execute(notebook: Path, workdir: Path, *, allow_errors: bool = False, cell_t
 def graded_cells(notebook: NotebookNode) -> Iterator[NotebookNode]:
     """The autograded test cells: those nbgrader scores."""
     return (cell for cell in notebook.cells if cell.get("metadata", {}).get("nbgrader", {}).get("grade"))
+
+
+def exercise_points(notebook: NotebookNode) -> list[tuple[str, float]]:
+    """Each ``### Exercise N (...)`` heading, in order: what it says in its parentheses, and the points of the
+    graded cells after it, up to the next exercise. Each heading must start with those points ("3 points: ...")."""
+    headings: list[str] = []
+    points: list[float] = []
+    for c in notebook.cells:
+        found = re.search(r"^### Exercise \d+ \((.+)\)$", c.source, re.MULTILINE) if c.cell_type == "markdown" \
+            else None
+        if found:
+            headings.append(found.group(1))
+            points.append(0.0)
+        nbgrader = c.metadata.get("nbgrader", {})
+        if nbgrader.get("grade"):
+            assert headings, f"{nbgrader['grade_id']} comes before any exercise"
+            points[-1] += nbgrader["points"]
+    for heading, total in zip(headings, points):
+        stated = re.match(r"(\d+) points?\b", heading)
+        assert stated and float(stated.group(1)) == total, \
+            f"'{heading}' must start with the points of its graded cells, {total:g}"
+    return list(zip(headings, points))
 
 
 def error_of(cell: NotebookNode) -> str | None:

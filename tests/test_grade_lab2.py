@@ -4,7 +4,8 @@ The class: the reference solution (the solution notebook run once in the quick
 profile, as a student would), the untouched student notebook, two seeded bugs
 with the reference's model (the blog post's thresholding in
 ``predicted_classes``; a normalisation by the columns' sums, with a
-``MOST_CONFUSED`` hard-coded without reading this model's matrix) and two
+``MOST_CONFUSED`` hard-coded without reading this model's matrix and the
+notebook's ``NEAR_TIE`` raised until its own check accepts any answer) and two
 forgeries: the student notebook looks for the grader's probabilities to write
 their argmax where the probe writes (it finds none: the probes' inputs arrive
 only when the probes run), leaves ``predicted_classes`` broken, and has a
@@ -72,6 +73,9 @@ COLUMN_SUMS = ("    images_per_class = counts.sum(axis=1, keepdims=True)\n",
                "    images_per_class = counts.sum(axis=0, keepdims=True)  # the columns' sums\n")
 HARD_CODED = ("Trouser", "Bag")
 """An answer typed without reading the matrix: trousers are almost never taken for bags."""
+ANY_ANSWER_TIES = ('NEAR_TIE = labkit.settings.value(LAB, "NEAR_TIE")\n',
+                   "NEAR_TIE = 1.0  # edited: every pair is a near tie\n")
+"""The notebook's tolerance raised until any answer passes its check; the grader's comes from labkit.settings."""
 
 FORGE_CONFUSION = '''\
 # Right only for the lab's own test labels (10,000 of them); any other labels get an even guess.
@@ -112,6 +116,9 @@ def build_class(reference: Path, class_dir: Path) -> None:
     shutil.copytree(reference / "artifacts", bug / "artifacts")
     columns = class_dir / "bug-column-sums" / LAB
     notebook = _with_source(solution_notebook(LAB), "normalized-confusion", *COLUMN_SUMS)
+    check = next(c for c in notebook.cells if c.get("id") == "test-most-confused")
+    assert check.source.count(ANY_ANSWER_TIES[0]) == 1
+    check.source = check.source.replace(*ANY_ANSWER_TIES)
     answer = next(c for c in notebook.cells if c.get("id") == "most-confused")
     answer.source = f"MOST_CONFUSED = {HARD_CODED!r}  # typed in, the matrix unread\n"
     _write(notebook, columns)
@@ -188,10 +195,16 @@ def test_the_thresholding_bug_loses_exactly_the_predicted_classes_points(graded)
 @pytest.mark.slow
 @pytest.mark.timeout(1200)
 def test_a_normalization_by_the_columns_and_an_unread_answer_lose_exactly_their_points(graded):
+    import labkit
+
     result = graded["bug-column-sums"]
     found = parts(result)
     assert "divides each column" in found["test-normalized-confusion"].message, summary(result)
     assert found["test-most-confused"].message.startswith("You named Trouser → Bag, but"), summary(result)
+    # Its notebook's NEAR_TIE of 1 moved nothing: the grader's tolerance is labkit.settings'.
+    near_tie = labkit.settings.value(LAB, "NEAR_TIE", "quick")
+    assert f"every pair within {near_tie * 100:.3g} point" in found["test-most-confused"].message, summary(result)
+    assert "The locked cell 'test-most-confused' was edited; the grader ran the original." in result.notes
     assert result.score == sum(POINTS.values()) - POINTS["test-normalized-confusion"] \
         - POINTS["test-most-confused"], summary(result)
 

@@ -6,10 +6,11 @@ student notebook, two seeded bugs with the reference's models (an annealer
 that watches the training loss, a zoom far larger than asked), and a forgery
 (the student notebook plants the right learning rates where the annealer probe
 writes, then hands it a callback that breaks). Then the technique parts, on the
-reference's own files handed in without a notebook (:data:`SWAPS`): the plain
-model saved three times, a model trained without augmentation saved as the
-augmented one, and two forged learning-rate histories. Graded in one batch with
-two workers, under the quick profile's targets.
+reference's own files (:data:`SWAPS`): the plain model saved three times (with a
+notebook whose ``TRANSFORMED_GAIN`` asks for no gain at all), and, handed in
+without a notebook, a model trained without augmentation saved as the augmented
+one and two forged learning-rate histories. Graded in one batch with two
+workers, under the quick profile's targets.
 """
 
 from __future__ import annotations
@@ -72,6 +73,9 @@ SWAPS = {
     "unaugmented": {"augmented.keras": "annealed.keras"},
 }
 """student -> the reference's artifacts/ with files replaced: file -> the reference's file it becomes."""
+NO_GAIN = ('TRANSFORMED_GAIN = labkit.settings.value(LAB, "TRANSFORMED_GAIN")\n',
+           "TRANSFORMED_GAIN = -1.0  # edited: augmentation needs to add nothing\n")
+"""What the plain-thrice student's notebook makes of the gain; the grader's comes from labkit.settings."""
 
 FORGED_RATE = 5e-4
 """A learning rate the exercise's annealer never sets from 0.002 (only 0.002 x 0.3^k, and 1e-5)."""
@@ -99,6 +103,7 @@ def build_technique_cases(reference: Path, class_dir: Path) -> None:
         _artifacts_only(reference, folder)
         for name, source in swaps.items():
             shutil.copyfile(reference / "artifacts" / source, folder / "artifacts" / name)
+    _write(_with_source(solution_notebook(LAB), "prepare", *NO_GAIN), class_dir / "plain-thrice" / LAB)
     # The annealed model, its optimizer's rate lowered by hand as if an annealer had dropped it.
     folder = class_dir / "forged-rate" / LAB
     _artifacts_only(reference, folder)
@@ -198,13 +203,15 @@ TECHNIQUE_PARTS = ("test-annealed-accuracy", "test-augmented-accuracy")
 
 
 def _scores_without_notebook(result) -> dict[str, float]:
-    """Points per model part (the notebook parts fail at once: no notebook was handed in)."""
+    """Points per model part (judged from the files alone; most of these students hand in no notebook)."""
     return {part: parts(result)[part].points for part in ("test-cnn-model", "test-plain-accuracy", *TECHNIQUE_PARTS)}
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(1500)
 def test_the_plain_model_saved_three_times_earns_nothing_for_either_technique(graded):
+    import labkit
+
     result = graded["plain-thrice"]
     assert _scores_without_notebook(result) == {"test-cnn-model": 3, "test-plain-accuracy": 2,
                                                 "test-annealed-accuracy": 0, "test-augmented-accuracy": 0}
@@ -213,6 +220,10 @@ def test_the_plain_model_saved_three_times_earns_nothing_for_either_technique(gr
     assert "very weights of plain.keras" in annealed.message
     assert "not the model this run trained" in annealed.message
     assert "below the" in augmented.message and "points above plain.keras" in augmented.message
+    # Its notebook's TRANSFORMED_GAIN of -1 moved nothing: the grader's gain is labkit.settings'.
+    gain = labkit.settings.value(LAB, "TRANSFORMED_GAIN", "quick")
+    assert f"augmentation should add at least {100 * gain:.0f}." in augmented.message, augmented.message
+    assert "The locked cell 'prepare' was edited; the grader ran the original." in result.notes
 
 
 @pytest.mark.slow

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import re
-
 import nbformat
 import numpy as np
 import pytest
 from sklearn.metrics import confusion_matrix
 
-from tests.notebooks import cell, read, released_notebook, solution_notebook
+from tests.notebooks import cell, exercise_points, read, released_notebook, solution_notebook
 
 LAB = "lab2-fashion-mnist"
 
@@ -30,26 +28,23 @@ def test_every_exercise_heading_states_its_points_and_the_full_profile_target_of
     """Points follow the graded cells' own; an accuracy's threshold is the full profile's, from labkit.targets."""
     import labkit
 
-    notebook = read(solution_notebook(LAB))
-    headings, points = [], {}
-    for c in notebook.cells:
-        found = re.search(r"^### Exercise (\d+) \((.+)\)$", c.source, re.MULTILINE) if c.cell_type == "markdown" \
-            else None
-        if found:
-            headings.append(found.group(2))
-            points[len(headings)] = 0.0
-        nbgrader = c.metadata.get("nbgrader", {})
-        if nbgrader.get("grade"):
-            assert headings, f"{nbgrader['grade_id']} comes before any exercise"
-            points[len(headings)] += nbgrader["points"]
-    assert len(headings) == 5
+    exercises = exercise_points(read(solution_notebook(LAB)))
+    assert len(exercises) == 5
     full = labkit.targets.target(LAB, "cnn", "full")
-    for heading, total in zip(headings, points.values()):
-        stated = float(re.match(r"(\d+) points?", heading).group(1))
-        assert stated == total, f"'{heading}' states {stated:g} points; its graded cells give {total:g}"
+    for heading, _ in exercises:
         if "accuracy" in heading:
             assert f"at least {full:.0%} in the full profile" in heading, heading
-    assert sum(points.values()) == 13
+    assert sum(points for _, points in exercises) == 13
+
+
+def test_the_near_tie_comes_from_labkit_settings_and_the_exercise_states_it():
+    """The notebook's check and the grader read NEAR_TIE from one place; the exercise's text says its value."""
+    import labkit
+
+    notebook = read(solution_notebook(LAB))
+    near_tie = labkit.settings.value(LAB, "NEAR_TIE")
+    assert 'NEAR_TIE = labkit.settings.value(LAB, "NEAR_TIE")' in cell(notebook, "test-most-confused").source
+    assert f"within {100 * near_tie:g} percentage point" in cell(notebook, "most-confused-intro").source
 
 
 def test_the_solution_s_normalized_confusion_matrix_is_scikit_learn_s_on_the_grader_s_cases():

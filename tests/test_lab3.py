@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import re
-
 import nbformat
 import numpy as np
 import pytest
 
-from tests.notebooks import cell, read, released_notebook, solution_notebook
+from tests.notebooks import cell, exercise_points, read, released_notebook, solution_notebook
 
 LAB = "lab3-annealing-augmentation"
 MODELS = ("plain", "annealed", "augmented")
@@ -35,32 +33,29 @@ def _percent(fraction: float) -> str:
 def test_every_exercise_heading_states_its_points_and_its_models_full_profile_thresholds():
     """Points follow the graded cells' own; each model's thresholds are the full profile's, as the grader has them."""
     import labkit
-    from autograder.pipeline import source
 
-    notebook = read(solution_notebook(LAB))
-    headings, points = [], {}
-    for c in notebook.cells:
-        found = re.search(r"^### Exercise (\d+) \((.+)\)$", c.source, re.MULTILINE) if c.cell_type == "markdown" \
-            else None
-        if found:
-            headings.append(found.group(2))
-            points[found.group(2)] = 0.0
-        nbgrader = c.metadata.get("nbgrader", {})
-        if nbgrader.get("grade"):
-            assert headings, f"{nbgrader['grade_id']} comes before any exercise"
-            points[headings[-1]] += nbgrader["points"]
+    exercises = exercise_points(read(solution_notebook(LAB)))
+    headings = [heading for heading, _ in exercises]
     assert len(headings) == 3
-    for heading, total in points.items():
-        stated = float(re.match(r"(\d+) points?", heading).group(1))
-        assert stated == total, f"'{heading}' states {stated:g} points; its graded cells give {total:g}"
     for heading, model in zip(headings, MODELS):
         full = labkit.targets.target(LAB, model, "full")
         assert f"{model} CNN's test accuracy, at least {_percent(full)} in the full profile" in heading, heading
     transformed = labkit.targets.target(LAB, "augmented-transformed", "full")
-    gain = source.settings(notebook, "prepare", "full")["TRANSFORMED_GAIN"]
+    gain = labkit.settings.value(LAB, "TRANSFORMED_GAIN", "full")
     assert f"at least {_percent(transformed)} in the full profile and {100 * gain:g} points above the plain " \
            "CNN's" in headings[2], headings[2]
-    assert sum(points.values()) == 16
+    assert sum(points for _, points in exercises) == 16
+
+
+def test_the_constants_the_grader_shares_come_from_labkit_settings_and_the_text_states_them():
+    """LEARNING_RATE and TRANSFORMED_GAIN are read from one place by the notebook and the grader alike."""
+    import labkit
+
+    notebook = read(solution_notebook(LAB))
+    for cell_id, name in (("helpers", "LEARNING_RATE"), ("prepare", "TRANSFORMED_GAIN")):
+        assert f'\n{name} = labkit.settings.value(LAB, "{name}")\n' in cell(notebook, cell_id).source, name
+    learning_rate = labkit.settings.value(LAB, "LEARNING_RATE")
+    assert f"learning rate of {learning_rate:g} (`LEARNING_RATE`)" in cell(notebook, "training-intro").source
 
 
 def test_each_technique_s_target_is_at_least_the_plain_model_s():

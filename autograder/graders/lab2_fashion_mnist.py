@@ -49,10 +49,10 @@ can change it. It is checked against the grader's own matrix, normalised by
 the true class, of the predictions ``cnn.keras`` made on the images the
 accuracy is scored on (the originals, not the perturbed copies), and only for a
 file that passed its architecture check. The pair of the largest share off the
-diagonal is accepted, and so is any pair within ``NEAR_TIE`` (read from the
-source notebook's test cell, the in-notebook test's own tolerance) of it: near
-ties, and the few images whose prediction may differ between machines, do not
-decide a grade.
+diagonal is accepted, and so is any pair within ``NEAR_TIE`` of it (from
+:mod:`labkit.settings`, where the notebook's own check reads its tolerance too):
+near ties, and the few images whose prediction may differ between machines, do
+not decide a grade.
 """
 
 from __future__ import annotations
@@ -219,7 +219,7 @@ class Context:
     training: TrainingRun
     confusion: list[ConfusionCase]
     class_names: tuple[str, ...]
-    near_tie: float  # the test-most-confused cell's NEAR_TIE
+    near_tie: float  # NEAR_TIE, as the notebook's test-most-confused cell reads it from labkit.settings
     released: object
     options: GradingOptions
 
@@ -233,7 +233,6 @@ class Grader(LabGrader):
 
         solution, points = self.read_source({CNN.model_part, CNN.accuracy_part, TRAINING, PREDICTED_CLASSES,
                                              NORMALIZED_CONFUSION, MOST_CONFUSED})
-        near_tie = float(source.settings(solution, MOST_CONFUSED, options.profile)["NEAR_TIE"])
         evaluation = keras_models.write_evaluation_set(scratch / "evaluation", evaluation_sets.images_for(
             options.evaluation_dir, LAB, CLASSES,
             lambda: evaluation_sets.official_test_set("fashion-mnist", "Fashion-MNIST")), CLASSES,
@@ -251,7 +250,8 @@ class Grader(LabGrader):
         return Context(points, source.architecture_check(solution, CNN.model_part),
                        labkit.targets.target(LAB, CNN.name, options.profile), evaluation, folders,
                        probabilities, training, confusion, tuple(labkit.data.class_names("fashion-mnist")),
-                       near_tie, source.read(self.released_notebook()), options)
+                       float(labkit.settings.value(LAB, "NEAR_TIE", options.profile)),
+                       source.read(self.released_notebook()), options)
 
     def grade(self, copy: Path, context: Context) -> Graded:
         runs, points = {}, context.points

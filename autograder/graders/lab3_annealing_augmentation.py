@@ -31,14 +31,15 @@ technique parts once):
   zoomed by the exercise's own augmentation layers seeded from the run's secret
   (:mod:`autograder.scoring.transformed_copies`). The augmented model must reach
   ``labkit.targets``' ``augmented-transformed`` target on them, and beat the
-  student's own plain model there by ``TRANSFORMED_GAIN`` (the source notebook's
-  ``prepare`` cell, where the student reads it too) when that model
+  student's own plain model there by ``TRANSFORMED_GAIN`` (from
+  :mod:`labkit.settings`, where the notebook's ``prepare`` cell reads it too) when that model
   passed its architecture check (a broken plain model makes the comparison
   meaningless, so the fixed target is there whatever the plain model is).
 * **Annealing, by its learning-rate history.** The save cell records each run
   epoch by epoch in ``artifacts/metrics.json``. The annealed run's learning
   rates must be what the exercise's annealer sets for the validation losses it
-  recorded, starting at the lab's learning rate; the optimizer saved in
+  recorded, starting at the lab's ``LEARNING_RATE`` (from :mod:`labkit.settings`, as the
+  notebook's ``train`` has it); the optimizer saved in
   ``annealed.keras`` must end at the rate the annealer leaves; the record's
   test accuracy and loss must be the file's own, as the grader measures them
   (on the default evaluation set: the notebook tests on the same images); the
@@ -154,9 +155,9 @@ class Context:
     released: object
     options: GradingOptions
     annealer_source: str  # the source's annealer cell: a function does not travel to the workers, its source does
-    learning_rate: float  # the lab's starting learning rate (the source's helpers cell)
+    learning_rate: float  # LEARNING_RATE, every run's starting rate (labkit.settings, as the notebook reads it)
     transformed_target: float
-    transformed_gain: float  # TRANSFORMED_GAIN, from the source's prepare cell
+    transformed_gain: float  # TRANSFORMED_GAIN (labkit.settings, as the notebook reads it)
 
     @property
     def evaluation(self) -> keras_models.EvaluationSet:
@@ -199,15 +200,14 @@ class Grader(LabGrader):
         np.save(folders.inputs / "images.npy", images, allow_pickle=False)
         for folder in (scratch, mixed.rows.folder):
             sandbox.readable_by_all(folder)
-        learning_rate = float(source.settings(solution, "helpers", options.profile)["LEARNING_RATE"])
-        gain = float(source.settings(solution, "prepare", options.profile)["TRANSFORMED_GAIN"])
         return Context(points, source.architecture_check(solution, "test-cnn-model"),
                        keras_models.model_targets(LAB, MODELS, options.profile),
                        mixed, folders, epoch_logs, reference_rates(build_annealer, epoch_logs, initial_rate),
                        layer_settings(reference_augmentation), images, source.read(self.released_notebook()),
                        options, next(c.source for c in solution.cells if c.get("id") == "annealer"),
-                       learning_rate,
-                       labkit.targets.target(LAB, TRANSFORMED_TARGET, options.profile), gain)
+                       float(labkit.settings.value(LAB, "LEARNING_RATE", options.profile)),
+                       labkit.targets.target(LAB, TRANSFORMED_TARGET, options.profile),
+                       float(labkit.settings.value(LAB, "TRANSFORMED_GAIN", options.profile)))
 
     def grade(self, copy: Path, context: Context) -> Graded:
         # What the submission says about its training, read before any student code runs in the copy.
