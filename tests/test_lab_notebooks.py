@@ -7,18 +7,24 @@ What the generator must guarantee for each lab, checked on the committed files
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
 from tests.notebooks import (
-    LAYOUTS, MARKERS, error_of, execute, grade_id, graded_cells, read, released_notebook, secret_lines,
+    LAYOUTS,
+    MARKERS,
+    error_of,
+    execute,
+    grade_id,
+    graded_cells,
+    read,
+    released_notebook,
+    secret_lines,
     solution_notebook,
 )
 
 LABS = sorted(LAYOUTS)
 
-STUDENT_RUN_SECONDS = {"lab5-emnist-deep-models": 120}
 """How long the untouched student notebook may take (90 s unless named): failing must be quick."""
 
 
@@ -67,11 +73,9 @@ def test_released_notebook_keeps_every_graded_cell_with_its_points(lab):
 @pytest.mark.slow
 @pytest.mark.parametrize("lab", LABS)
 def test_untouched_student_notebook_fails_every_graded_cell_quickly(lab, tmp_path, mirror_dir):
-    started = time.perf_counter()
+    # Quickly: no cell may run a minute (a training cell that went on without the student's code would).
     executed = execute(released_notebook(lab), tmp_path, allow_errors=True, cell_timeout=60)
-    elapsed = time.perf_counter() - started
 
-    assert elapsed < STUDENT_RUN_SECONDS.get(lab, 90)
     graded = {grade_id(c): error_of(c) for c in graded_cells(executed)}
     assert list(graded) == LAYOUTS[lab].graded
     assert [name for name, error in graded.items() if error is None] == [], "a graded cell passed untouched"
