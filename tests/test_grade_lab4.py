@@ -2,8 +2,8 @@
 
 The class: the reference solution (the solution notebook run once in the quick
 profile, as a student would) and a copy of it, the untouched student notebook,
-one seeded bug per probed function (the seed's rot90 in ``upright``,
-``early_stopping`` without ``restore_best_weights``, inverted class weights),
+one seeded bug per probed function (the seed's rot90 in ``upright``, an
+early-stopping callback that never puts the best weights back, inverted class weights),
 each with the reference's artifacts, and a forgery: a notebook that plants the
 right answers where the probes write, leaves ``upright`` and ``balanced_class_weights``
 unwritten, and hands in half of the reference's ``dense.keras`` and no ``cnn.keras``;
@@ -31,16 +31,17 @@ from tests.grading_class import write_notebook as _write
 from tests.notebooks import released_notebook, solution_notebook
 
 LAB = lab4.LAB
-POINTS = {"test-upright": 2, "test-dense-model": 2, "test-early-stopping": 2, "test-dense-accuracy": 2,
-          "test-cnn-model": 3, "test-cnn-accuracy": 3, "test-class-weights": 2}
+POINTS = {"test-upright": 1, "test-dense-model": 2, "test-early-stopping": 4, "test-dense-accuracy": 2,
+          "test-cnn-model": 3, "test-cnn-accuracy": 3, "test-class-weights": 3}
 PROBED = ("test-upright", "test-early-stopping", "test-class-weights")
 
 BUGS = {  # student id -> (cell, the solution's line, the mistake), and the part it must lose
     "bug-rot90": (("upright", "    return np.transpose(stored, (0, 2, 1))\n",
                    "    return np.rot90(stored, k=1, axes=(1, 2))\n"), "test-upright"),
-    "bug-no-restore": (("early-stopping", ", restore_best_weights=True)", ")"), "test-early-stopping"),
-    "bug-inverted-weights": (("class-weights", "zip(classes, weights)", "zip(classes, 1 / weights)"),
-                             "test-class-weights"),
+    "bug-no-restore": (("early-stopping", "            self.model.set_weights(self.best_weights)\n",
+                        "            pass\n"), "test-early-stopping"),
+    "bug-inverted-weights": (("class-weights", "len(labels) / (N_CLASSES * images_per_class)",
+                              "N_CLASSES * images_per_class / len(labels)"), "test-class-weights"),
 }
 
 RUNS = [{"stopped_after": 5, "weights_of": 3}, {"stopped_after": 5, "weights_of": 3},
@@ -67,7 +68,7 @@ print("planted:", sorted(str(p) for p in planted.rglob("*.*")))
 """
 
 FORGE_EARLY_STOPPING = f"""\
-PATIENCE = profile.choose(full=3, quick=2)
+PATIENCE = labkit.settings.value(LAB, "PATIENCE")
 
 
 def early_stopping():
@@ -171,7 +172,7 @@ def test_each_seeded_bug_loses_exactly_its_part_s_points(graded, student):
     lost = BUGS[student][1]
     assert parts(result)[lost].verdict == "fail", summary(result)
     assert result.score == sum(POINTS.values()) - POINTS[lost], summary(result)
-    expected_words = {"test-upright": "rotated 90° anticlockwise", "test-early-stopping": "restore_best_weights=True",
+    expected_words = {"test-upright": "rotated 90° anticlockwise", "test-early-stopping": "put them back in on_train_end",
                       "test-class-weights": "inverted"}
     assert expected_words[lost] in parts(result)[lost].message
 
@@ -231,12 +232,19 @@ def _write_text(out: Path, name: str, text: str) -> Path:
     return OutputFolder(out.parent, out.name)
 
 
-def test_patience_is_read_from_the_source_notebook_for_the_quick_profile():
-    from autograder.pipeline import source
+def test_the_notebook_and_the_grader_take_patience_from_labkit_settings_in_the_sandbox_s_profile():
+    """One home: the notebook reads PATIENCE from labkit.settings, and the grader reads the same value for the
+    profile in which the sandboxed run calls early_stopping()."""
+    import labkit
+    from autograder.pipeline import notebook_run
 
-    solution = source.read(solution_notebook(LAB))
-    assert source.settings(solution, "early-stopping", "quick")["PATIENCE"] == 2
-    assert source.settings(solution, "early-stopping", "full")["PATIENCE"] == 3
+    early_stopping = next(c for c in nbformat.read(solution_notebook(LAB), as_version=4).cells
+                          if c.get("id") == "early-stopping")
+    assert early_stopping.source.startswith('PATIENCE = labkit.settings.value(LAB, "PATIENCE")')
+    assert lab4.probe_patience() == labkit.settings.value(LAB, "PATIENCE", notebook_run.GRADING_ENVIRONMENT[
+        "LABKIT_PROFILE"]) == labkit.settings.value(LAB, "PATIENCE", "quick")
+    assert labkit.settings.value(LAB, "PATIENCE", "full") > lab4.probe_patience()  # the profiles differ
+    assert lab4.probe_patience() == 2  # what RUNS, above, was worked out for
 
 
 def test_the_skipped_cells_exist_and_define_nothing_a_kept_cell_uses():
@@ -316,10 +324,10 @@ def test_the_reference_early_stopping_stops_patience_epochs_after_the_best_and_k
 
 
 @pytest.mark.parametrize("settings, words", [
-    ({"patience": 3}, "patience=PATIENCE (2)"),
-    ({"patience": 1}, "patience=PATIENCE (2)"),
-    ({"patience": 2, "restore_best_weights": False}, "restore_best_weights=True"),
-    ({"patience": 2, "monitor": "loss"}, "Monitor \"val_loss\""),
+    ({"patience": 3}, "once PATIENCE (2) of them have passed"),
+    ({"patience": 1}, "once PATIENCE (2) of them have passed"),
+    ({"patience": 2, "restore_best_weights": False}, "put them back in on_train_end"),
+    ({"patience": 2, "monitor": "loss"}, "since the lowest val_loss"),
     ({"patience": 2, "min_delta": 0.001}, "stopped training after epoch 3 instead of never"),
 ])
 def test_each_early_stopping_mistake_fails_with_what_it_did(tmp_path, settings, words):

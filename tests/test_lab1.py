@@ -5,12 +5,26 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.notebooks import cell, read, released_notebook, solution_notebook
+from tests.notebooks import cell, exercise_points, read, released_notebook, solution_notebook
 
 LAB = "lab1-mnist"
 
 MEANINGFUL_QUICK_TARGETS = {"fc": 0.85, "cnn": 0.90}
 """The least test accuracy a quick-profile target may ask for and still show that a model learnt."""
+
+
+def test_every_exercise_heading_states_its_points_and_its_model_s_full_profile_target():
+    """Points follow the graded cells' own; an accuracy's threshold is the full profile's, from labkit.targets."""
+    import labkit
+
+    exercises = exercise_points(read(solution_notebook(LAB)))  # each heading's points checked there
+    headings = [heading for heading, _ in exercises]
+    assert len(headings) == 3
+    for heading, model in zip(headings, ("fc", "cnn")):
+        full = labkit.targets.target(LAB, model, "full")
+        assert f"test accuracy, at least {100 * full:.4g}% in the full profile" in heading, heading
+    assert "accuracy" not in headings[2]
+    assert sum(points for _, points in exercises) == 14
 
 
 @pytest.mark.slow

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.notebooks import cell, read, released_notebook, solution_notebook
+from tests.notebooks import cell, exercise_points, read, released_notebook, solution_notebook
 
 LAB = "lab4-emnist-baselines"
 
@@ -17,13 +17,88 @@ def test_every_count_and_size_comes_from_the_profile_and_every_target_from_labki
     import labkit
 
     source = "\n".join(c.source for c in read(solution_notebook(LAB)).cells)
-    for name in ("train_size", "PATIENCE", "DENSE_MAX_EPOCHS", "CNN_MAX_EPOCHS"):
+    for name in ("train_size", "DENSE_MAX_EPOCHS", "CNN_MAX_EPOCHS"):
         assert f"{name} = profile.choose(" in source, f"{name} is not chosen by the profile"
+    # The patience is the grader's too: it comes from labkit.settings, per profile.
+    assert '\nPATIENCE = labkit.settings.value(LAB, "PATIENCE")' in source
+    assert labkit.settings.value(LAB, "PATIENCE", "quick") < labkit.settings.value(LAB, "PATIENCE", "full")
     for model in ("dense", "cnn"):
         assert f'{model.upper()}_TARGET = labkit.targets.target(LAB, "{model}")' in source
         quick, full = (labkit.targets.target(LAB, model, profile) for profile in ("quick", "full"))
         assert MEANINGFUL_QUICK_TARGETS[model] <= quick < full
     assert labkit.targets.target(LAB, "cnn", "full") >= 0.89, "the course promises a CNN of about 90%"
+
+
+def test_every_exercise_heading_states_its_points_and_its_model_s_full_profile_target():
+    """Points follow the graded cells' own; an accuracy's threshold is the full profile's, from labkit.targets."""
+    import labkit
+
+    exercises = exercise_points(read(solution_notebook(LAB)))  # each heading's points checked there
+    headings = [heading for heading, _ in exercises]
+    assert len(headings) == 5
+    for number, model in ((3, "dense"), (4, "cnn")):
+        full = labkit.targets.target(LAB, model, "full")
+        assert f"test accuracy, at least {100 * full:.4g}% in the full profile" in headings[number - 1], headings
+    assert not any("accuracy" in headings[number - 1] for number in (1, 2, 5)), headings
+    assert sum(points for _, points in exercises) == 18
+
+
+def test_the_solution_s_functions_agree_with_the_grader_s_references_on_the_grader_s_inputs():
+    """The solution's callback stops where Keras' EarlyStopping does, and its weights are scikit-learn's."""
+    import math
+
+    import keras
+
+    import labkit
+    from autograder.graders import lab4_emnist_baselines as lab4
+    from autograder.pipeline.grading_secret import GradingSecret
+    from autograder.probes.lab4_early_stopping import facts_while_driven
+
+    notebook = read(solution_notebook(LAB))
+    namespace = {"np": np, "math": math, "keras": keras, "labkit": labkit, "LAB": LAB, "N_CLASSES": lab4.CLASSES}
+    for cell_id in ("early-stopping", "class-weights"):
+        exec(cell(notebook, cell_id).source.split("\n\n\nclass_weight = ")[0], namespace)  # without the call
+    patience = lab4.probe_patience()
+    assert namespace["PATIENCE"] == labkit.settings.value(LAB, "PATIENCE")
+    namespace["PATIENCE"] = patience  # the profile the grader's probe runs in
+    for secret in (GradingSecret(b"a" * 32), GradingSecret(b"b" * 32)):
+        sequences = lab4.epoch_logs(patience, secret.rng("early-stopping"))
+        assert facts_while_driven(namespace["early_stopping"], sequences) == lab4.reference_early_stopping(
+            patience, sequences)
+        labels = lab4.unbalanced_labels(lab4.CLASSES, secret.rng("class-weights"))
+        weights = namespace["balanced_class_weights"](labels)
+        assert list(weights) == list(range(lab4.CLASSES))
+        np.testing.assert_allclose([weights[c] for c in range(lab4.CLASSES)],
+                                   lab4.reference_class_weights(labels, lab4.CLASSES), rtol=1e-12)
+
+
+@pytest.mark.parametrize("mistake, old, new", [
+    ("never puts the best weights back", "            self.model.set_weights(self.best_weights)\n", "            pass\n"),
+    ("takes an equal loss for an improvement", 'logs["val_loss"] < self.best_loss', 'logs["val_loss"] <= self.best_loss'),
+    ("never restarts the count", "            self.epochs_without_improvement = 0\n        else:",
+     "        else:"),
+    ("waits one epoch too many", ">= self.patience", "> self.patience"),
+])
+def test_the_students_own_early_stopping_check_catches_a_callback_that(mistake, old, new):
+    """Each mistake fails the released notebook's own check, and the hidden tests' comparison with Keras."""
+    import math
+
+    import keras
+
+    import labkit
+
+    source, released = read(solution_notebook(LAB)), read(released_notebook(LAB))
+    solution = cell(source, "early-stopping").source
+    assert solution.count(old) == 1
+
+    def run(notebook, exercise: str) -> None:
+        namespace = {"np": np, "math": math, "keras": keras, "labkit": labkit, "LAB": LAB}
+        exec(exercise, namespace)
+        exec(cell(notebook, "test-early-stopping").source, namespace)
+
+    run(source, solution)  # hidden tests included
+    with pytest.raises(AssertionError, match="your callback"):
+        run(released, solution.replace(old, new))
 
 
 def test_data_source_is_chosen_explicitly_and_stated():

@@ -60,12 +60,15 @@ class Context:
     """What every submission of a batch is graded against."""
 
     points: dict[str, float]
-    checks: dict[str, source.ArchitectureCheck]
-    targets: dict[str, float]
-    evaluation: keras_models.EvaluationSet
+    models: keras_models.ModelsGrading
     step: keras_steps.StepProbe
     released: object
     options: GradingOptions
+
+    @property
+    def evaluation(self) -> keras_models.EvaluationSet:
+        """The images the saved models are scored on."""
+        return self.models.evaluation
 
 
 class Grader(LabGrader):
@@ -76,26 +79,21 @@ class Grader(LabGrader):
         import labkit
 
         solution, points = self.read_source(keras_models.graded_parts(MODELS) | {TRAIN_STEP})
-        checks = {model.model_part: source.architecture_check(solution, model.model_part) for model in MODELS}
-        targets = keras_models.model_targets(LAB, MODELS, options.profile)
-        evaluation = keras_models.write_evaluation_set(scratch / "evaluation", evaluation_sets.images_for(
-            options.evaluation_dir, LAB, CLASSES, lambda: evaluation_sets.official_test_set("mnist", "MNIST")),
-            CLASSES, options.secret.rng(f"{LAB}/perturbed-copies"))
+        models = keras_models.models_grading(LAB, MODELS, solution, scratch, options, CLASSES, INPUT_SHAPE,
+                                             lambda: evaluation_sets.official_test_set("mnist", "MNIST"))
         train_images, train_labels = labkit.data.load("mnist", "train")
         chosen = labkit.data.stratified_indices(train_labels, STEP_BATCH,
                                                 seed=options.secret.seed(f"{LAB}/train-step/batch"))
         step = keras_steps.write_step_probe(scratch / "step", keras_models.prepare(train_images[chosen]),
                                             np.asarray(train_labels[chosen]), STEP_STARTS,
                                             options.secret.rng(f"{LAB}/train-step/starts"), reference_step)
-        for folder in (scratch, evaluation.folder):
+        for folder in (scratch, models.evaluation.folder):
             sandbox.readable_by_all(folder)
-        return Context(points, checks, targets, evaluation, step, source.read(self.released_notebook()),
-                       options)
+        return Context(points, models, step, source.read(self.released_notebook()), options)
 
     def grade(self, copy: Path, context: Context) -> Graded:
-        models = keras_models.grade_models(copy, MODELS, context.points, context.checks, context.targets,
-                                           context.evaluation, INPUT_SHAPE, context.options.probe_limits)
-        parts, fingerprints, runs = models.parts(), models.fingerprints, models.runs
+        graded = context.models.grade(copy, context.points, context.options.probe_limits)
+        parts, fingerprints, runs = graded.parts(), graded.fingerprints, graded.runs
         probed = notebook_parts.ProbedPart(
             TRAIN_STEP, context.points[TRAIN_STEP], "train_step", f"one batch of {STEP_BATCH} images",
             context.step.cell_source(),

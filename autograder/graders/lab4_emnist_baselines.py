@@ -6,10 +6,10 @@ The graded cells of ``solutions/lab4-emnist-baselines`` and how each is judged h
 ``test-upright``           the notebook's ``upright`` on random uint8 images (N, 28, 28) made by the
                            grader, against their transpose
 ``test-dense-model``       ``artifacts/dense.keras``'s architecture vs the hidden test's spec
-``test-early-stopping``    the callback ``early_stopping()`` returns, driven through sequences of epoch
-                           logs on a tiny model: the epoch it stops after and the weights it leaves,
-                           against Keras' ``EarlyStopping(monitor="val_loss", patience=PATIENCE,
-                           restore_best_weights=True)`` driven through the same logs by the grader
+``test-early-stopping``    the student's own callback, as ``early_stopping()`` returns it, driven through
+                           sequences of epoch logs on a tiny model: the epoch it stops after and the
+                           weights it leaves, against Keras' ``EarlyStopping(monitor="val_loss",
+                           patience=PATIENCE, restore_best_weights=True)`` driven through the same logs
 ``test-dense-accuracy``    ``dense.keras``'s accuracy on the evaluation images vs the target
 ``test-cnn-model``         ``artifacts/cnn.keras``'s architecture
 ``test-cnn-accuracy``      its accuracy
@@ -28,8 +28,8 @@ point, and it takes a fifth of the time to predict.
 An instructor's private set (``--evaluation``, :mod:`autograder.scoring.evaluation_sets`)
 replaces it.
 
-**PATIENCE** is read from the source notebook for the quick profile, the one
-the notebook runs in inside the sandbox, where the probe calls ``early_stopping``.
+**PATIENCE** is the notebook's own, from :mod:`labkit.settings`, in the profile the
+notebook runs in inside the sandbox (the quick one), where the probe calls ``early_stopping``.
 
 The notebook is run without the cells that only train, evaluate, plot results
 or save (``SKIP``): the models are graded from ``artifacts/``. A probed part
@@ -96,6 +96,13 @@ def held_out_set() -> evaluation_sets.Images:
 
 
 # --- the probes' inputs and the grader's own references (pure) ------------------------------------
+
+
+def probe_patience() -> int:
+    """The notebook's PATIENCE where the probe calls ``early_stopping()``: in the sandboxed run's profile."""
+    import labkit
+
+    return int(labkit.settings.value(LAB, "PATIENCE", notebook_run.GRADING_ENVIRONMENT["LABKIT_PROFILE"]))
 
 
 def stored_images(count: int, rng: np.random.Generator) -> np.ndarray:
@@ -192,12 +199,15 @@ class Context:
     """What every submission of a batch is graded against."""
 
     points: dict[str, float]
-    checks: dict[str, source.ArchitectureCheck]
-    targets: dict[str, float]
-    evaluation: keras_models.EvaluationSet
+    models: keras_models.ModelsGrading
     probes: Probes
     released: object
     options: GradingOptions
+
+    @property
+    def evaluation(self) -> keras_models.EvaluationSet:
+        """The images the saved models are scored on."""
+        return self.models.evaluation
 
 
 class Grader(LabGrader):
@@ -207,22 +217,16 @@ class Grader(LabGrader):
         """Evaluation images, the probes' inputs and the reference results, once per batch."""
         graded = keras_models.graded_parts(MODELS) | {UPRIGHT, EARLY_STOPPING, CLASS_WEIGHTS}
         solution, points = self.read_source(graded)
-        checks = {model.model_part: source.architecture_check(solution, model.model_part) for model in MODELS}
-        targets = keras_models.model_targets(LAB, MODELS, options.profile)
-        evaluation = keras_models.write_evaluation_set(
-            scratch / "evaluation", evaluation_sets.images_for(options.evaluation_dir, LAB, CLASSES, held_out_set),
-            CLASSES, options.secret.rng(f"{LAB}/perturbed-copies"))
-        patience = int(source.settings(solution, "early-stopping", "quick")["PATIENCE"])
-        probed = write_probes(scratch, patience, options.secret)
-        for folder in (scratch, evaluation.folder):
+        models = keras_models.models_grading(LAB, MODELS, solution, scratch, options, CLASSES, INPUT_SHAPE,
+                                             held_out_set)
+        probed = write_probes(scratch, probe_patience(), options.secret)
+        for folder in (scratch, models.evaluation.folder):
             sandbox.readable_by_all(folder)
-        return Context(points, checks, targets, evaluation, probed, source.read(self.released_notebook()),
-                       options)
+        return Context(points, models, probed, source.read(self.released_notebook()), options)
 
     def grade(self, copy: Path, context: Context) -> Graded:
-        models = keras_models.grade_models(copy, MODELS, context.points, context.checks, context.targets,
-                                           context.evaluation, INPUT_SHAPE, context.options.probe_limits)
-        parts, fingerprints, runs = models.parts(), models.fingerprints, models.runs
+        graded = context.models.grade(copy, context.points, context.options.probe_limits)
+        parts, fingerprints, runs = graded.parts(), graded.fingerprints, graded.runs
         probed_parts, tests, notes = notebook_parts.grade(
             copy, LAB, context.released, context.probes.folders, probed_parts_of(context), list(context.points),
             context.options, runs, skip=SKIP)
@@ -370,10 +374,11 @@ def stopping_problems(facts: dict, found: Probes) -> list[str]:
                         f"{_weights(want['weights_of'])}")
         problems.append(f"Run {number}, validation losses {losses}: {' and '.join(said)}.")
     if stops_differ:
-        problems.append(f"Monitor \"val_loss\" and wait patience=PATIENCE ({found.patience}) epochs without "
-                        "improvement, with the other settings left at their defaults.")
+        problems.append(f"Count the epochs since the lowest val_loss (an equal loss is no improvement) and set "
+                        f"model.stop_training once PATIENCE ({found.patience}) of them have passed.")
     if weights_differ:
-        problems.append("Pass restore_best_weights=True, so that the model keeps its best epoch's weights.")
+        problems.append("Keep the weights of the epoch with the lowest val_loss and put them back in on_train_end, "
+                        "whether or not the callback stopped training.")
     return problems
 
 
@@ -410,9 +415,9 @@ def class_weights_part(part: str, points: float, labels: np.ndarray, expected: n
     message = (f"balanced_class_weights is wrong for {int(wrong.sum())} of {classes} classes of labels made by the "
                f"grader: class {rare} ({counts[rare]} of {len(labels):,} images) gets {weights[rare]:.4g}, not "
                f"{expected[rare]:.4g}; class {common} ({counts[common]} images) gets {weights[common]:.4g}, not "
-               f"{expected[common]:.4g}. {_weights_hint(weights, expected)}Use compute_class_weight(\"balanced\", "
-               "classes=np.arange(N_CLASSES), y=labels): weight x images is then the same for every class, "
-               "and the weights average 1 over the images.")
+               f"{expected[common]:.4g}. {_weights_hint(weights, expected)}The balanced weight of class c is "
+               "n / (N_CLASSES x n_c), for n labels of which n_c are c (np.bincount(labels, minlength=N_CLASSES)): "
+               "weight x images is then the same for every class, and the weights average 1 over the images.")
     return judged(part, points, False, message, value, threshold), True
 
 

@@ -14,7 +14,7 @@ import json
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,6 +22,8 @@ from typing import Any
 import numpy as np
 
 from autograder import probes, sandbox
+from autograder.pipeline import source
+from autograder.pipeline.options import GradingOptions
 from autograder.pipeline.results import SANDBOX_VERDICTS, PartResult, accuracy_part, gated, judged, not_judged
 from autograder.sandbox import output as sandbox_output
 from autograder.scoring import evaluation_sets, perturbed_copies
@@ -93,6 +95,30 @@ class ModelProbe:
 def probe(model_file: Path, evaluation: EvaluationSet, input_shape: Sequence[int],
           limits: sandbox.Limits) -> ModelProbe:
     """Load ``model_file`` in a sandbox, describe it, run it on the evaluation images, fingerprint its weights."""
+    return probe_files([model_file], evaluation, input_shape, limits)[0]
+
+
+def probe_files(model_files: Sequence[Path], evaluation: EvaluationSet, input_shape: Sequence[int],
+                limits: sandbox.Limits) -> list[ModelProbe]:
+    """:func:`probe` for each of one submission's ``model_files``, all in one sandbox run: TensorFlow starts once.
+
+    The files are all one student's, so sharing a run shows none of them anything of another student's.
+    A file whose probing that run did not finish (a file before it could not be loaded, or a limit
+    stopped the run) is probed again in a run of its own: each file's verdict is the one a run of its
+    own gives.
+    """
+    found: list[ModelProbe | None] = [_refused(model_file) for model_file in model_files]
+    loadable = [index for index, refused in enumerate(found) if refused is None]
+    together = _probe_in_one_run([model_files[index] for index in loadable], evaluation, input_shape, limits)
+    for index, (probed, finished) in zip(loadable, together):
+        if not finished and len(loadable) > 1:
+            probed, _ = _probe_in_one_run([model_files[index]], evaluation, input_shape, limits)[0]
+        found[index] = probed
+    return found
+
+
+def _refused(model_file: Path) -> ModelProbe | None:
+    """Why ``model_file`` is not even loaded (missing, too large, not a zip archive), or None."""
     if not model_file.is_file():
         return ModelProbe(problem=f"{model_file.parent.name}/{model_file.name} is missing: run the save "
                                   "cell at the end of the notebook and hand in the artifacts/ folder.")
@@ -103,23 +129,57 @@ def probe(model_file: Path, evaluation: EvaluationSet, input_shape: Sequence[int
     if not zipfile.is_zipfile(model_file):
         return ModelProbe(problem=f"{model_file.name} is not a Keras model file (a .keras file is a zip "
                                   "archive); save the model with model.save(...) as the save cell does.")
+    return None
+
+
+def _probe_in_one_run(model_files: Sequence[Path], evaluation: EvaluationSet, input_shape: Sequence[int],
+                      limits: sandbox.Limits) -> list[tuple[ModelProbe, bool]]:
+    """Each file's findings from one sandbox run of the probe, and whether its probing went to its end."""
+    if not model_files:
+        return []
     with tempfile.TemporaryDirectory(prefix="labkit-probe-") as scratch:
         workdir = Path(scratch)
-        shutil.copyfile(model_file, workdir / "model.keras")
-        (workdir / "out").mkdir()
+        arguments = []
+        for index, model_file in enumerate(model_files):
+            shutil.copyfile(model_file, workdir / f"model-{index}.keras")
+            (workdir / f"out-{index}").mkdir()
+            arguments += [str(workdir / f"model-{index}.keras"), str(workdir / f"out-{index}")]
         script = evaluation.folder / probes.KERAS_MODEL.name
         run = sandbox.run(
-            [*sandbox.python_argv(), str(script), str(workdir / "model.keras"), str(evaluation.inputs),
-             json.dumps(list(input_shape)), str(workdir / "out")],
+            [*sandbox.python_argv(), str(script), str(evaluation.inputs), json.dumps(list(input_shape)), *arguments],
             workdir=workdir, readonly=[evaluation.folder], limits=limits,
             env={"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""},
         )
-        out = sandbox_output.OutputFolder(workdir, "out")
-        summary, summary_problem = _read_summary(out)
-        predictions, problem = _read_predictions(out, len(evaluation.labels), evaluation.classes)
-        fingerprint = read_fingerprint(out, "weights.json")
+        found = []
+        for index in range(len(model_files)):
+            out = sandbox_output.OutputFolder(workdir, f"out-{index}")
+            finished = _finished(out)
+            found.append((_findings(out, evaluation, run, finished), finished))
+    return found
+
+
+PROBE_DONE = "done"
+"""The file ``probes/keras_model.py`` writes last in a model's folder: that file's probing went to its end."""
+
+
+def _finished(out: sandbox_output.OutputFolder) -> bool:
+    try:
+        return out.read_bytes(PROBE_DONE, 16) == PROBE_DONE.encode()
+    except (FileNotFoundError, sandbox_output.OutputRefused):
+        return False
+
+
+def _findings(out: sandbox_output.OutputFolder, evaluation: EvaluationSet, run, finished: bool) -> ModelProbe:
+    """What the probe wrote into ``out``, checked; the run's status decides the verdict when it stopped this file.
+
+    A file whose probing finished was judged as in a run of its own that ended well, whatever a file
+    probed after it did to the run.
+    """
+    summary, summary_problem = _read_summary(out)
+    predictions, problem = _read_predictions(out, len(evaluation.labels), evaluation.classes)
+    fingerprint = read_fingerprint(out, "weights.json")
     verdict = "fail"
-    if predictions is None and run.status != "ok":
+    if predictions is None and not finished and run.status != "ok":
         # A file the probe cannot load (status "error") is the submission's failure; a run the
         # sandbox had to stop could not be judged.
         verdict = "fail" if run.status == "error" else SANDBOX_VERDICTS.get(run.status, "error")
@@ -316,3 +376,35 @@ def grade_model(folder: Path, model: SavedModel, points: Mapping[str, float], ch
         gated(accuracy, architecture, model_file.name),
         found.fingerprint,
         {"seconds": round(found.seconds, 2), "peak_memory_bytes": found.peak_memory_bytes})
+
+
+@dataclass(frozen=True)
+class ModelsGrading:
+    """A lab's saved models with what each is judged against, set up once per batch (:func:`models_grading`)."""
+
+    models: tuple[SavedModel, ...]
+    checks: dict[str, source.ArchitectureCheck]  # the hidden test's, by model part
+    targets: dict[str, float]  # by model name
+    evaluation: EvaluationSet
+    input_shape: tuple[int, ...]
+
+    def grade(self, folder: Path, points: Mapping[str, float], limits: sandbox.Limits) -> GradedModels:
+        """Every model saved in ``folder/artifacts`` judged: its architecture, then its accuracy."""
+        return grade_models(folder, self.models, points, self.checks, self.targets, self.evaluation,
+                            self.input_shape, limits)
+
+
+def models_grading(lab: str, models: Sequence[SavedModel], solution, scratch: Path, options: GradingOptions,
+                   classes: int, input_shape: Sequence[int],
+                   default_images: Callable[[], evaluation_sets.Images]) -> ModelsGrading:
+    """Each model's architecture check (from the source notebook ``solution``) and target, and the evaluation set.
+
+    The evaluation images are the private set's when ``options.evaluation_dir`` has one, else
+    ``default_images()``, written under ``scratch/evaluation`` with perturbed copies drawn from the run's secret.
+    """
+    checks = {model.model_part: source.architecture_check(solution, model.model_part) for model in models}
+    evaluation = write_evaluation_set(
+        scratch / "evaluation", evaluation_sets.images_for(options.evaluation_dir, lab, classes, default_images),
+        classes, options.secret.rng(f"{lab}/perturbed-copies"))
+    return ModelsGrading(tuple(models), checks, model_targets(lab, models, options.profile), evaluation,
+                         tuple(input_shape))
