@@ -211,9 +211,7 @@ class Context:
     """What every submission of a batch is graded against."""
 
     points: dict[str, float]
-    check: source.ArchitectureCheck
-    target: float
-    evaluation: keras_models.EvaluationSet
+    models: keras_models.ModelsGrading
     probes: notebook_run.ProbeFolders
     probabilities: np.ndarray
     training: TrainingRun
@@ -222,6 +220,11 @@ class Context:
     near_tie: float  # NEAR_TIE, as the notebook's test-most-confused cell reads it from labkit.settings
     released: object
     options: GradingOptions
+
+    @property
+    def evaluation(self) -> keras_models.EvaluationSet:
+        """The images the saved CNN is scored on."""
+        return self.models.evaluation
 
 
 class Grader(LabGrader):
@@ -233,10 +236,9 @@ class Grader(LabGrader):
 
         solution, points = self.read_source({CNN.model_part, CNN.accuracy_part, TRAINING, PREDICTED_CLASSES,
                                              NORMALIZED_CONFUSION, MOST_CONFUSED})
-        evaluation = keras_models.write_evaluation_set(scratch / "evaluation", evaluation_sets.images_for(
-            options.evaluation_dir, LAB, CLASSES,
-            lambda: evaluation_sets.official_test_set("fashion-mnist", "Fashion-MNIST")), CLASSES,
-            options.secret.rng(f"{LAB}/perturbed-copies"))
+        models = keras_models.models_grading(
+            LAB, (CNN,), solution, scratch, options, CLASSES, INPUT_SHAPE,
+            lambda: evaluation_sets.official_test_set("fashion-mnist", "Fashion-MNIST"))
         folders = notebook_run.probe_folders(scratch, [probes.PREDICTED_CLASSES, probes.COMPILE_AND_FIT,
                                                       probes.LAB2_NORMALIZED_CONFUSION])
         probabilities = probability_matrix(PROBABILITY_ROWS, options.secret.rng(f"{LAB}/predicted-classes"))
@@ -245,10 +247,9 @@ class Grader(LabGrader):
         training.write_inputs(folders.inputs)
         confusion = confusion_cases(options.secret.rng(f"{LAB}/normalized-confusion"))
         write_confusion_inputs(folders.inputs, confusion)
-        for folder in (scratch, evaluation.folder):
+        for folder in (scratch, models.evaluation.folder):
             sandbox.readable_by_all(folder)
-        return Context(points, source.architecture_check(solution, CNN.model_part),
-                       labkit.targets.target(LAB, CNN.name, options.profile), evaluation, folders,
+        return Context(points, models, folders,
                        probabilities, training, confusion, tuple(labkit.data.class_names("fashion-mnist")),
                        float(labkit.settings.value(LAB, "NEAR_TIE", options.profile)),
                        source.read(self.released_notebook()), options)
@@ -257,10 +258,10 @@ class Grader(LabGrader):
         runs, points = {}, context.points
         # The answer is read as handed in, before the notebook runs in the same folder and could rewrite it.
         answer = recorded_answer(copy, context.class_names)
-        graded = keras_models.grade_model(copy, CNN, points, context.check, context.target, context.evaluation,
-                                          INPUT_SHAPE, context.options.probe_limits)
-        runs["cnn model"] = graded.run
-        parts = {CNN.model_part: graded.model_part, CNN.accuracy_part: graded.accuracy_part}
+        models = context.models.grade(copy, points, context.options.probe_limits)
+        graded = models.by_name[CNN.name]
+        runs.update(models.runs)
+        parts = models.parts()
         probed = [
             notebook_parts.ProbedPart(
                 TRAINING, points[TRAINING], "compile_and_fit",
@@ -289,8 +290,7 @@ class Grader(LabGrader):
         parts.update(probed_parts)
         parts[MOST_CONFUSED] = most_confused_part(MOST_CONFUSED, points[MOST_CONFUSED], answer, graded,
                                                   context.evaluation, context.class_names, context.near_tie)
-        fingerprints = {CNN.name: graded.fingerprint} if graded.fingerprint is not None else {}
-        return Graded(tuple(parts[part] for part in points), tests, tuple(notes), fingerprints, runs)
+        return Graded(tuple(parts[part] for part in points), tests, tuple(notes), models.fingerprints, runs)
 
     def comet_review(self, results) -> list[dict]:
         """The review index's rows for this lab's results."""
