@@ -1,7 +1,8 @@
 """What a student hands in, and the grader's limits on it: written once, read by both sides.
 
 A lab's hand-in is its folder: ``<lab>.ipynb``, ``artifacts/`` (``metrics.json`` and one model
-file per graded model, named as in :mod:`labkit.targets`) and ``comet-offline/``. The grader
+file per graded model, named as in :mod:`labkit.targets`; for a lab that compares networks, its
+table and one weights file per network compared) and ``comet-offline/``. The grader
 (``autograder``) takes its file list and its limits from here, and so does the student's own check
 before hand-in (``labkit check-submission``, :mod:`labkit.check.submission`), so the two cannot
 disagree about what is missing or too large.
@@ -80,9 +81,26 @@ def model_files(lab: str) -> dict[str, str]:
     return {model: f"{model}{MODEL_FORMATS[lab]}" for model in TARGETS[lab]}
 
 
+COMPARISON_TABLES = {"lab5-emnist-deep-models": "comparison.json"}
+"""The labs whose notebook trains every network of :mod:`labkit.models` under one budget, and the file in
+``artifacts/`` its table of their scores goes to; each network's weights go beside it (:func:`compared_files`)."""
+
+
+def compared_files(lab: str) -> dict[str, str]:
+    """Each network a lab compares -> its weights file in ``artifacts/``: ``{"lenet": "compare-lenet.safetensors",
+    ...}``, every architecture of :mod:`labkit.models`; empty for a lab without a comparison."""
+    from labkit.models import ARCHITECTURES
+
+    if lab not in COMPARISON_TABLES:
+        return {}
+    return {network: f"compare-{network}{MODEL_FORMATS[lab]}" for network in ARCHITECTURES}
+
+
 def graded_files(lab: str) -> list[str]:
     """Every file of the lab folder the grader reads, as paths inside it (the notebook first)."""
-    return [f"{lab}.ipynb", f"{ARTIFACTS}/{METRICS}", *(f"{ARTIFACTS}/{name}" for name in model_files(lab).values())]
+    compared = [COMPARISON_TABLES[lab], *compared_files(lab).values()] if lab in COMPARISON_TABLES else []
+    return [f"{lab}.ipynb", f"{ARTIFACTS}/{METRICS}",
+            *(f"{ARTIFACTS}/{name}" for name in [*model_files(lab).values(), *compared])]
 
 
 # --- the grader's rule for each entry of a submission --------------------------------------------------

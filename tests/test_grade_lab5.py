@@ -14,6 +14,10 @@ The class, graded in one batch with two workers under the quick profile's target
   trained (not frozen), a ``metrics.json`` claiming a VGG width the file does
   not have, and forged files (a pickle with a payload as ``lenet.safetensors``,
   a link as ``vgg.safetensors``);
+* five comparisons as a cheating student makes them from the reference's own, artifacts only: a table
+  typed by hand, the main LeNet's file handed in as the compared LeNet (its row honestly measured),
+  every row naming one file, a row for a network whose file was never saved, and a row claiming
+  another of the comparison's widths than its file's;
 * a forgery aimed at a probe: ``weighted_scores`` writes scikit-learn's answer
   where the probe writes, then raises.
 """
@@ -45,8 +49,8 @@ from tests.notebooks import released_notebook, solution_notebook
 
 LAB = lab5.LAB
 POINTS = {"test-lenet-model": 3, "test-lenet-accuracy": 2, "test-spinal-head": 3, "test-optimizers": 2,
-          "test-vgg-accuracy": 4, "test-weighted-scores": 2, "test-transfer": 2}
-MODEL_PARTS = ("test-lenet-model", "test-lenet-accuracy", "test-vgg-accuracy", "test-transfer")
+          "test-vgg-accuracy": 2, "test-weighted-scores": 2, "test-comparison": 5, "test-transfer": 1}
+MODEL_PARTS = ("test-lenet-model", "test-lenet-accuracy", "test-vgg-accuracy", "test-comparison", "test-transfer")
 NOTEBOOK_PARTS = ("test-spinal-head", "test-optimizers", "test-weighted-scores")
 NO_NOTEBOOK = ("test-lenet-model", *NOTEBOOK_PARTS)  # what a hand-in without its notebook loses
 
@@ -109,6 +113,51 @@ def _unfrozen(reference: Path, folder: Path) -> None:
     save_file(state, str(folder / "artifacts" / "mnist-transfer.safetensors"))
 
 
+def _typed_by_hand(table: dict, artifacts: Path) -> None:
+    """Round, plausible numbers, the same for every network: what a table typed without measuring looks like."""
+    for row in table["rows"]:
+        row.update(accuracy=0.8, precision=0.79, recall=0.8, f1=0.78)
+
+
+def _reused_lenet(table: dict, artifacts: Path) -> None:
+    """The main LeNet (trained longer) handed in as the compared one, its row measured honestly from that file."""
+    shutil.copyfile(artifacts / "lenet.safetensors", artifacts / "compare-lenet.safetensors")
+    row = next(row for row in table["rows"] if row["network"] == "lenet")
+    held_out = lab5.held_out_sample()
+    predicted = _predicted(artifacts / "compare-lenet.safetensors", models_record(row), held_out.images,
+                           held_out.labels)
+    row.update(lab5.reference_scores(held_out.labels, predicted))
+
+
+def _one_file(table: dict, artifacts: Path) -> None:
+    for row in table["rows"]:
+        row["file"] = "compare-vgg.safetensors"
+
+
+def _unsaved_ensnet(table: dict, artifacts: Path) -> None:
+    (artifacts / "compare-ensnet.safetensors").unlink()
+
+
+def _wrong_width(table: dict, artifacts: Path) -> None:
+    row = next(row for row in table["rows"] if row["network"] == "vgg")
+    assert row["width"] == 0.25
+    row["width"] = 0.5  # another of the comparison's widths for a VGG: the file holds a width-0.25 one
+
+
+CHEATS = {"typed-table": _typed_by_hand, "reused-lenet": _reused_lenet, "one-file-many-rows": _one_file,
+          "unsaved-ensnet": _unsaved_ensnet, "wrong-width": _wrong_width}
+"""Each cheating student's edit of the reference's comparison (``comparison.json`` and the files beside it)."""
+
+
+def cheat(reference: Path, folder: Path, edit) -> None:
+    """The reference's artifacts in ``folder``, their comparison edited by ``edit(table[, artifacts])``."""
+    shutil.copytree(reference / "artifacts", folder / "artifacts")
+    path = folder / "artifacts" / lab5.COMPARISON_TABLE
+    table = json.loads(path.read_text())
+    edit(table, folder / "artifacts")
+    path.write_text(json.dumps(table))
+
+
 def build_class(reference: Path, class_dir: Path, marker: Path | None = None) -> None:
     """The class in ``class_dir``; ``marker`` is where the pickle's payload would leave a trace if it ever ran."""
     import torch
@@ -141,6 +190,8 @@ def build_class(reference: Path, class_dir: Path, marker: Path | None = None) ->
     torch.save({"weights": Payload(marker)}, files / "lenet.safetensors")
     (files / "vgg.safetensors").unlink()
     (files / "vgg.safetensors").symlink_to(reference / "artifacts" / "vgg.safetensors")
+    for student, edit in CHEATS.items():
+        cheat(reference, class_dir / student / LAB, edit)
 
 
 @pytest.fixture(scope="module")
@@ -187,9 +238,11 @@ def test_the_reference_solution_gets_full_marks_from_the_grader_s_own_measuremen
     assert "4,000 of the 23,265 held-out EMNIST ByClass images" in found["test-vgg-accuracy"].message
     assert "the features were frozen" in found["test-transfer"].message
     assert found["test-lenet-model"].value == "35,814 parameters"
+    assert found["test-comparison"].value == found["test-comparison"].threshold == "6 of 6 rows"
+    assert "within 0.5 points, the parameters exactly" in found["test-comparison"].message
     reported = {test.grade_id: test.passed for test in result.notebook_tests}
     assert reported == {"test-lenet-model": True, "test-spinal-head": True, "test-optimizers": True}
-    assert set(result.fingerprints) == {"lenet", "vgg", "mnist-transfer"}
+    assert set(result.fingerprints) == {"lenet", "vgg", "mnist-transfer", *(f"compare-{n}" for n in lab5.COMPARED)}
     print({student: r.seconds for student, r in graded.items()}, result.runs)
 
 
@@ -210,6 +263,7 @@ def test_the_untouched_notebook_gets_nothing_with_a_reason_for_every_part(graded
     found = parts(result)
     assert "lenet.safetensors is missing" in found["test-lenet-accuracy"].message
     assert "vgg.safetensors is missing" in found["test-vgg-accuracy"].message
+    assert "artifacts/comparison.json is missing" in found["test-comparison"].message
     for part in ("test-lenet-model", *NOTEBOOK_PARTS):
         assert "NotImplementedError" in found[part].message, summary(result)
     assert result.seconds < 120, result.seconds
@@ -247,7 +301,7 @@ def test_a_claimed_width_the_file_does_not_have_gains_nothing(graded):
     result = graded["claimed-width"]
     found = parts(result)
     assert lost(result) == {"test-vgg-accuracy", "test-transfer", *NO_NOTEBOOK}, summary(result)
-    assert "vgg.safetensors holds a VGG of width 0.25, but artifacts/metrics.json says width 0.5" in \
+    assert "vgg.safetensors holds VGG weights of width 0.25, but artifacts/metrics.json says width 0.5" in \
         found["test-vgg-accuracy"].message
     assert "cannot be checked" in found["test-transfer"].message
 
@@ -267,6 +321,23 @@ def test_a_pickle_and_a_link_are_never_loaded(graded, marker):
 
 @pytest.mark.slow
 @pytest.mark.timeout(1500)
+@pytest.mark.parametrize("student, words", [
+    ("typed-table", "The row of lenet says accuracy 80.00%"),
+    ("reused-lenet", "compare-lenet.safetensors holds the very weights of lenet.safetensors"),
+    ("one-file-many-rows", "The row of lenet names the file 'compare-vgg.safetensors', not its own"),
+    ("unsaved-ensnet", "compare-ensnet.safetensors is missing"),
+    ("wrong-width", ("compare-vgg.safetensors holds VGG weights of width 0.25, but its row in "
+                     "artifacts/comparison.json says width 0.5")),
+])
+def test_a_comparison_not_measured_from_its_own_saved_networks_earns_nothing(graded, student, words):
+    result = graded[student]
+    assert lost(result) == {"test-comparison", *NO_NOTEBOOK}, summary(result)
+    found = parts(result)["test-comparison"]
+    assert found.points == 0 and words in found.message, summary(result)
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1500)
 def test_scores_planted_where_the_probe_writes_gain_nothing(graded):
     result = graded["forge-scores"]
     message = parts(result)["test-weighted-scores"].message
@@ -274,24 +345,31 @@ def test_scores_planted_where_the_probe_writes_gain_nothing(graded):
     assert result.score == 0, summary(result)
 
 
-def _accuracy(reference: Path, model: str, images, labels) -> float:
-    """The reference's saved ``model`` measured here, in the test's own process, as a check on the grader.
+def models_record(row: dict) -> dict:
+    """A comparison row as the record of a network: the grader rebuilds it with ``models.build(network, 62, width)``."""
+    return {"architecture": row["network"], "num_classes": lab5.CLASSES, "width": row["width"], "options": {}}
 
-    The network is rebuilt from its record in ``metrics.json``, as the grader's probe rebuilds it.
-    """
+
+def _predicted(path: Path, record: dict, images, labels) -> np.ndarray:
+    """The classes the network saved at ``path`` predicts, measured here, in the test's own process, as a check
+    on the grader; the network is rebuilt from its ``record``, as the grader's probe rebuilds it."""
     import torch
     from safetensors.torch import load_file
 
     import labkit
 
-    record = json.loads((reference / "artifacts" / "metrics.json").read_text())[model]
     network = labkit.models.build(record["architecture"], num_classes=record["num_classes"], width=record["width"],
                                   **record["options"])
-    network.load_state_dict(load_file(str(reference / "artifacts" / lab5.FILES[model])), strict=True)
+    network.load_state_dict(load_file(str(path)), strict=True)
     inputs, _ = labkit.data.to_torch_tensors(images, labels, normalize=lab5.NORMALIZATION)
     with torch.no_grad():
-        predicted = network.eval()(inputs).argmax(dim=1).numpy()
-    return float(np.mean(predicted == labels))
+        return network.eval()(inputs).argmax(dim=1).numpy()
+
+
+def _accuracy(reference: Path, model: str, images, labels) -> float:
+    """The reference's saved ``model``, rebuilt from its record in ``metrics.json``, measured here."""
+    record = json.loads((reference / "artifacts" / "metrics.json").read_text())[model]
+    return float(np.mean(_predicted(reference / "artifacts" / lab5.FILES[model], record, images, labels) == labels))
 
 
 def measured_as(reference: Path, model: str, images, labels):
@@ -357,13 +435,30 @@ def test_a_private_evaluation_set_is_what_the_models_are_scored_on(tmp_path, ref
 # --- the judging functions, without a sandbox ------------------------------------------------------------
 
 
-def test_the_vgg_choices_and_the_finetuning_rate_are_read_from_the_source_notebook():
-    from autograder.pipeline import source
+SHARED = ("WIDTHS", "COMPARED_WIDTHS", "COMPARED_FLOOR", "VGG_BATCH_NORM", "FINETUNE_LEARNING_RATE",
+          "NORMALIZATION", "HELD_OUT_SAMPLE", "MNIST_SAMPLE", "SAMPLE_SEED")
+"""The constants lab 5's notebook and grader agree on, each set once in labkit.settings."""
 
-    solution = source.read(solution_notebook(LAB))
-    choices = lab5.vgg_choices(solution)
+
+def test_the_notebook_and_the_grader_read_their_shared_constants_from_labkit_settings():
+    import re
+
+    from labkit import settings
+
+    assert set(settings.SETTINGS[LAB]) == set(SHARED)
+    notebook = "\n".join(cell.source for cell in nbformat.read(solution_notebook(LAB), as_version=4).cells)
+    for name in SHARED:
+        assigned = re.findall(rf"^{name} = .*$", notebook, re.MULTILINE)
+        assert assigned and all(f'labkit.settings.value(LAB, "{name}")' in line for line in assigned), (
+            f"the notebook sets {name} otherwise than from labkit.settings: {assigned}")
+    grader = Path(lab5.__file__).read_text()
+    assert "source.settings(" not in grader and "ast.parse" not in grader  # nothing is parsed out of a notebook
+    choices = lab5.vgg_choices()
     assert choices.widths == (0.25, 0.5, 1.0) and dict(choices.options) == {"batch_norm": True}
-    assert source.settings(solution, "optimizers", "full")["FINETUNE_LEARNING_RATE"] == 1e-4
+    assert (lab5.EMNIST_IMAGES, lab5.MNIST_IMAGES, lab5.SAMPLE_SEED, lab5.NORMALIZATION) == (
+        4000, 2000, 0, "emnist-byclass")
+    assert lab5.compared_widths() == {"lenet": (1.0,), "alexnet": (0.25, 0.5), "vgg": (0.25, 0.5),
+                                      "resnet": (0.25, 0.5), "spinalnet": (0.25, 0.5), "ensnet": (0.125,)}
 
 
 def test_only_widths_the_notebook_offers_are_taken_from_metrics_json(tmp_path):
@@ -395,10 +490,14 @@ def test_a_file_of_another_offered_width_is_named_as_such(tmp_path):
 
     by_width = {w: torch_models.reference("vgg", 62, w, {"batch_norm": True}) for w in (0.25, 0.5)}
     path = models.save_state(models.VGG(num_classes=62, width=0.25, batch_norm=True), tmp_path / "vgg.safetensors")
-    assert "holds a VGG of width 0.25, but artifacts/metrics.json says width 0.5" in lab5.width_mismatch(
-        path, by_width[0.5], by_width)
+    assert "holds VGG weights of width 0.25, but artifacts/metrics.json says width 0.5" in lab5.width_mismatch(
+        path, by_width[0.5], by_width, lab5.METRICS_RECORD)
     other = models.save_state(models.VGG(num_classes=62, width=0.125, batch_norm=True), tmp_path / "other.safetensors")
-    assert lab5.width_mismatch(other, by_width[0.5], by_width) is None  # no offered width: the full list is shown
+    assert lab5.width_mismatch(other, by_width[0.5], by_width, lab5.METRICS_RECORD) is None  # the full list is shown
+    compared = {w: torch_models.reference("alexnet", 62, w, {}) for w in (0.25, 0.5)}
+    alexnet = models.save_state(models.AlexNet(num_classes=62, width=0.5), tmp_path / "compare-alexnet.safetensors")
+    assert "holds AlexNet weights of width 0.5, but its row in artifacts/comparison.json says width 0.25" in \
+        lab5.width_mismatch(alexnet, compared[0.25], compared, lab5.TABLE_RECORD)
 
 
 def test_the_lenet_class_is_judged_by_its_outputs_with_its_own_weights(tmp_path):
@@ -557,3 +656,117 @@ def test_weighted_scores_are_compared_with_scikit_learn(tmp_path):
     (out / "scores.json").unlink()
     (out / "scores.json").symlink_to(tmp_path / "elsewhere.json")
     assert lab5.weighted_scores_part("p", 2, expected, macro, OutputFolder(tmp_path, "out"))[0].verdict == "fail"
+
+
+# --- the comparison's table, judged without a sandbox ----------------------------------------------------------
+
+COMPARED_WIDTHS = lab5.compared_widths()
+
+
+def _row(network: str, **changes) -> dict:
+    return {"network": network, "width": COMPARED_WIDTHS[network][0], "file": lab5.COMPARED[network],
+            "accuracy": 0.5, "precision": 0.5, "recall": 0.5, "f1": 0.5, "parameters": 10, "train_seconds": 2.0,
+            **changes}
+
+
+def _table(folder: Path, rows) -> Path:
+    (folder / lab5.COMPARISON_TABLE).write_text(json.dumps({"budget": {}, "rows": rows}))
+    return folder / lab5.COMPARISON_TABLE
+
+
+def test_a_table_is_read_as_one_row_per_network_each_naming_its_own_file(tmp_path):
+    rows = [_row(network) for network in reversed(lab5.COMPARED)]
+    assert [row.network for row in lab5.read_table(_table(tmp_path, rows), COMPARED_WIDTHS)] == list(lab5.COMPARED)
+
+    def changed(network, **change):
+        return [_row(n, **change) if n == network else _row(n) for n in lab5.COMPARED]
+
+    for table, words in (
+            (rows[1:], "has no row for ensnet"),
+            ([*rows, _row("vgg")], "two rows for vgg"),
+            ([*rows, {**_row("lenet"), "network": "densenet"}], "'densenet', not one of the networks compared"),
+            ([_row(n, file="compare-vgg.safetensors") for n in lab5.COMPARED],
+             "The row of lenet names the file 'compare-vgg.safetensors', not its own"),
+            (changed("alexnet", file="lenet.safetensors"), "names the file 'lenet.safetensors'"),
+            (changed("vgg", width=0.3), "says width 0.3; the comparison trains vgg at width 0.25 or 0.5"),
+            (changed("ensnet", width=1.0), "trains ensnet at width 0.125"),
+            (changed("resnet", train_seconds=0), "a training time is positive"),
+            (changed("resnet", train_seconds=1e6), "at most 3600 s"),
+            (changed("spinalnet", accuracy=87.2), "not a number between 0 and 1"),
+            (changed("lenet", parameters=True), "not a count of parameters"),
+            (changed("lenet", f1="0.5"), "is not a number"),
+            ("rows", "holds no readable list of rows")):
+        with pytest.raises(lab5.TableError, match=words):
+            lab5.read_table(_table(tmp_path, table), COMPARED_WIDTHS)
+    (tmp_path / lab5.COMPARISON_TABLE).unlink()
+    with pytest.raises(lab5.TableError, match="comparison.json is missing"):
+        lab5.read_table(tmp_path / lab5.COMPARISON_TABLE, COMPARED_WIDTHS)
+
+
+def test_a_compared_file_holding_another_file_s_weights_is_found(tmp_path):
+    import torch
+
+    from labkit import models
+
+    main = models.save_state(models.LeNet(), tmp_path / "lenet.safetensors")
+    copied = tmp_path / "compare-lenet.safetensors"
+    shutil.copyfile(main, copied)
+    fresh = models.save_state(models.LeNet(), tmp_path / "fresh.safetensors")  # another initialisation
+    torch.save({"weights": 1}, tmp_path / "pickle.safetensors")
+    others = [tmp_path / "pickle.safetensors", tmp_path / "absent.safetensors", main, copied, fresh]
+    assert lab5.same_weights_as(copied, others) == main
+    assert lab5.same_weights_as(fresh, others) is None
+
+
+def _scored(rng, labels: np.ndarray, right: float) -> np.ndarray:
+    """Logits whose argmax is the label for about ``right`` of the rows and another class otherwise."""
+    predicted = np.where(rng.random(len(labels)) < right, labels, (labels + 1) % lab5.CLASSES)
+    return np.eye(lab5.CLASSES, dtype=np.float32)[predicted]
+
+
+def test_every_row_must_be_the_grader_s_measurement_of_its_file(tmp_path):
+    from types import SimpleNamespace
+
+    from autograder.scoring import torch_models
+    from autograder.scoring.torch_models import Predictions
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, lab5.CLASSES, 2000)
+    evaluation = torch_models.write_evaluation_set(tmp_path, "comparison", np.zeros((len(labels), 1, 28, 28)), labels,
+                                                   "2,000 test images")
+    references = {n: {w: torch_models.reference(n, lab5.CLASSES, w, {}) for w in COMPARED_WIDTHS[n]}
+                  for n in lab5.COMPARED}
+    context = SimpleNamespace(comparison=evaluation, compared_floor=0.3, compared=references)
+    found = {lab5.run_name(n): Predictions(_scored(rng, labels, 0.4 + 0.05 * k)) for k, n in enumerate(lab5.COMPARED)}
+    measured = {n: lab5.reference_scores(labels, found[lab5.run_name(n)].predictions.argmax(axis=1))
+                for n in lab5.COMPARED}
+
+    def honest(network, **change):
+        width = COMPARED_WIDTHS[network][0]
+        return lab5.ComparedRow(network, width, lab5.COMPARED[network], {**measured[network], **change},
+                                references[network][width].parameter_count, 3.0)
+
+    def verdict(rows, predictions=found, file_problems=None, floor=0.3):
+        table = lab5.ComparedTable(tuple(rows), None, file_problems or {})
+        result = lab5.comparison_part(5, table, predictions, SimpleNamespace(**{**vars(context), "compared_floor": floor}))
+        return result.verdict, result.points, result.value, result.message
+
+    rows = [honest(n) for n in lab5.COMPARED]
+    passed = verdict(rows)
+    assert passed[:3] == ("pass", 5, "6 of 6 rows") and "on 2,000 test images" in passed[3]
+    nudged = [honest(n, f1=measured[n]["f1"] + 0.004) for n in lab5.COMPARED]  # within the tolerance
+    assert verdict(nudged)[0] == "pass"
+
+    typed = [honest(n, accuracy=0.9) if n == "vgg" else honest(n) for n in lab5.COMPARED]
+    failed = verdict(typed)
+    assert failed[:3] == ("fail", 0, "5 of 6 rows") and "The row of vgg says accuracy 90.00%" in failed[3]
+    miscounted = [dataclasses.replace(row, parameters=row.parameters + 1) for row in rows]
+    assert "parameters" in verdict(miscounted)[3] and verdict(miscounted)[2] == "0 of 6 rows"
+    assert "below the 50% every network" in verdict(rows, floor=0.5)[3]
+    assert verdict(rows, file_problems={"ensnet": "compare-ensnet.safetensors is missing"})[2:] == (
+        "5 of 6 rows", "compare-ensnet.safetensors is missing")
+    stopped = {**found, "compare-vgg": Predictions(problem="took too long", verdict="timeout")}
+    assert verdict(rows, stopped)[:2] == ("timeout", 0)
+    no_table = lab5.comparison_part(5, lab5.ComparedTable(problem="artifacts/comparison.json is missing"), found,
+                                    context)
+    assert (no_table.verdict, no_table.message) == ("fail", "artifacts/comparison.json is missing")

@@ -1,4 +1,4 @@
-"""Grading lab 5 (EMNIST ByClass, PyTorch): three saved networks and four pieces of the notebook's code.
+"""Grading lab 5 (EMNIST ByClass, PyTorch): three saved networks, a comparison of six, four pieces of code.
 
 The graded cells of ``solutions/lab5-emnist-deep-models`` and how each is judged here:
 
@@ -19,6 +19,16 @@ The graded cells of ``solutions/lab5-emnist-deep-models`` and how each is judged
                           batch_norm=True)``: its accuracy on the held-out images
 ``test-weighted-scores``  ``weighted_scores`` on two pairs of label arrays the grader made (62 unbalanced
                           classes, some never predicted), against scikit-learn's weighted averages
+``test-comparison``       ``artifacts/comparison.json``, the student's table of the six networks trained
+                          on one budget, against the grader's own measurement of each network's saved
+                          weights (``compare-<network>.safetensors``, loaded strictly into
+                          ``models.build(network, 62, width)`` at the width its row states, among the
+                          comparison's widths): one row per network naming its own file, each file
+                          holding weights no other handed-in file holds, the accuracy and weighted
+                          precision, recall and F1 on the held-out sample within :data:`SCORE_TOLERANCE`,
+                          the parameter count exact, the training time positive and at most
+                          :data:`MAX_TRAIN_SECONDS`, and every network at least ``COMPARED_FLOOR``
+                          accurate; anything else, and the part earns nothing
 ``test-transfer``         ``artifacts/mnist-transfer.safetensors`` in ``models.VGG(10, width, batch_norm=True)``:
                           its accuracy on MNIST test images, and its feature extractor's parameters equal
                           to ``vgg.safetensors``' (the features were frozen)
@@ -27,10 +37,11 @@ The graded cells of ``solutions/lab5-emnist-deep-models`` and how each is judged
 **The saved networks** run as the instructor's classes (``labkit.models``), never
 the student's: a file is a state dict, checked as data first (a link, a pickle, an
 oversized file, a tensor too many or of the wrong shape is named in the
-feedback), then loaded strictly in the sandbox. ``metrics.json`` is the
-student's data: only the VGG's ``width`` and ``options`` are taken from it, and
-only values the notebook can produce (the zoo cell's ``WIDTHS["vgg"]`` choices,
-the ``batch_norm=True`` of ``new_vgg``), both read from the source notebook.
+feedback), then loaded strictly in the sandbox. ``metrics.json`` and
+``comparison.json`` are the student's data: only the networks' ``width`` and
+``options`` are taken from them, and only values the notebook can produce (its
+widths and the VGG's batch norm, which it reads from :mod:`labkit.settings`, as
+this grader does, with the fine-tuning rate and the held-out samples' sizes).
 
 **The held-out images** are by default the test part of labkit's offline
 partition (20% of the official ByClass test set): it is held out whether the
@@ -41,7 +52,9 @@ submission well under 90 s on 2 CPU cores, and of MNIST's test set for the
 transfer (:data:`MNIST_IMAGES`); the feedback says so. An instructor's private
 set (``--evaluation``, :mod:`autograder.scoring.evaluation_sets`) is used whole: its
 ``images``/``labels`` for the EMNIST models, ``mnist_images``/``mnist_labels``
-for the transfer.
+for the transfer. The comparison is always measured on the default sample, the
+images the notebook's table was measured on: that part checks the table against
+the files, not a network against a target.
 
 **Training is not re-run**: the notebook runs in the sandbox without the
 cells of :data:`SKIP` (training, evaluation, plots, saving), so only the cells
@@ -50,7 +63,6 @@ the probes' functions need run; the in-notebook tests that remain are feedback.
 
 from __future__ import annotations
 
-import ast
 import dataclasses
 import json
 import math
@@ -68,26 +80,39 @@ from autograder.pipeline.grading_secret import GradingSecret
 from autograder.pipeline.options import GradingOptions
 from autograder.pipeline.results import Graded, PartResult, accuracy_part, gated, judged, not_judged
 from autograder.sandbox.output import OutputFolder, OutputRefused
-from autograder.sandbox.untrusted import finite_float, loads_json
+from autograder.sandbox.untrusted import UntrustedDataError, finite_float, loads_json
 from autograder.scoring import evaluation_sets, perturbed_copies, torch_models
 from autograder.scoring.torch_models import Predictions, Reference
 from labkit import handin
+from labkit import settings as shared
 
 LAB = "lab5-emnist-deep-models"
 CLASSES, MNIST_CLASSES = 62, 10
-NORMALIZATION = "emnist-byclass"  # the notebook's NORMALIZATION, for EMNIST and MNIST alike
+NORMALIZATION = shared.value(LAB, "NORMALIZATION")  # the notebook's NORMALIZATION, for EMNIST and MNIST alike
 LENET_MODEL, LENET_ACCURACY = "test-lenet-model", "test-lenet-accuracy"
 SPINAL_HEAD, OPTIMIZERS = "test-spinal-head", "test-optimizers"
 VGG_ACCURACY, WEIGHTED_SCORES, TRANSFER = "test-vgg-accuracy", "test-weighted-scores", "test-transfer"
+COMPARISON = "test-comparison"
 SKIP = frozenset({"look", "lenet-train", "test-lenet-accuracy", "zoo", "augmentation", "search", "pretrain",
                   "evaluate", "test-vgg-accuracy", "test-weighted-scores", "report", "confusion", "confused",
+                  "compare-budget", "compare-networks", "test-comparison", "compare-table",
                   "transfer", "test-transfer", "save", "check-submission"})
 """Cells left out of the sandboxed run: they train, evaluate, plot or save (or test what those made)."""
-EMNIST_IMAGES, MNIST_IMAGES, SAMPLE_SEED = 4000, 2000, 0
-"""The held-out sample sizes: those of the notebook's quick profile (``test_size``, ``mnist_test_size``,
-seed 0), so a quick run's logged accuracies are measured on the very same images."""
+EMNIST_IMAGES, MNIST_IMAGES = shared.value(LAB, "HELD_OUT_SAMPLE"), shared.value(LAB, "MNIST_SAMPLE")
+SAMPLE_SEED = shared.value(LAB, "SAMPLE_SEED")
+"""The held-out samples (stratified, drawn with this seed): the notebook's quick-profile test sets, so a
+quick run's logged accuracies are measured on the very same images, and its comparison's in every profile."""
 COMET_MODELS = {"lenet": "lenet"}  # the VGG's run is named after its width: see comet_review
 FILES = handin.model_files(LAB)  # {"lenet": "lenet.safetensors", ...}: what the student's check looks for too
+COMPARED = handin.compared_files(LAB)  # {"lenet": "compare-lenet.safetensors", ...}: every network compared
+COMPARISON_TABLE = handin.COMPARISON_TABLES[LAB]
+SCORE_TOLERANCE = 0.005
+"""How far a row's accuracy, weighted precision, recall or F1 may be from the grader's measurement of its file:
+half a percentage point, for the few images another device or thread count may classify differently. A row
+that was not measured from its file misses by more."""
+MAX_TRAIN_SECONDS = 3600.0
+"""A compared network's training time must be positive and at most this: an hour, far beyond any budget of
+the lab, so only a time no run can have is refused (times are not measured by the grader)."""
 
 LENET_IMAGES = 16
 """Held-out images the notebook's LeNet class runs on, to compare its forward pass with the reference's."""
@@ -101,7 +126,7 @@ SETTINGS = ({"learning_rate": 0.1, "batch_size": 16, "momentum": 0.9, "weight_de
 STEPS, LAYER_SHAPE = 3, (3, 4)
 
 
-# --- what the source notebook says -----------------------------------------------------------------
+# --- what the notebook can build (labkit.settings, which the notebook reads too) --------------------------
 
 
 @dataclass(frozen=True)
@@ -112,31 +137,16 @@ class VGGChoices:
     options: Mapping[str, object]
 
 
-def vgg_choices(solution) -> VGGChoices:
-    """``WIDTHS["vgg"]``'s values in the zoo cell and ``new_vgg``'s ``models.VGG`` options, read, not run."""
-    widths = None
-    for node in ast.walk(ast.parse(_cell(solution, "zoo").source)):
-        if isinstance(node, ast.Dict):
-            for key, value in zip(node.keys, node.values):
-                if isinstance(key, ast.Constant) and key.value == "vgg":
-                    literals = [value] if isinstance(value, ast.Constant) else [kw.value for kw in value.keywords]
-                    widths = tuple(sorted({float(ast.literal_eval(v)) for v in literals}))
-    options = None
-    for node in ast.walk(ast.parse(_cell(solution, "search").source)):
-        if isinstance(node, ast.Call) and getattr(node.func, "attr", None) == "VGG":
-            options = {kw.arg: ast.literal_eval(kw.value) for kw in node.keywords
-                       if kw.arg not in ("num_classes", "width")}
-    if not widths or options is None:
-        raise LookupError(f"{LAB}'s source notebook no longer sets WIDTHS['vgg'] in 'zoo' or builds models.VGG "
-                          "in 'search': update autograder/graders/lab5_emnist_deep_models.py.")
-    return VGGChoices(widths, options)
+def vgg_choices() -> VGGChoices:
+    """The VGG's widths on a CPU, on a GPU and in the quick profile, and its batch norm."""
+    widths = tuple(sorted({float(width) for width in shared.value(LAB, "WIDTHS")["vgg"].values()}))
+    return VGGChoices(widths, {"batch_norm": shared.value(LAB, "VGG_BATCH_NORM")})
 
 
-def _cell(notebook, cell_id: str):
-    cell = next((c for c in notebook.cells if c.get("id") == cell_id), None)
-    if cell is None:
-        raise LookupError(f"the source notebook has no cell {cell_id!r}")
-    return cell
+def compared_widths() -> dict[str, tuple[float, ...]]:
+    """Each compared network's widths, in the full and the quick profile: the only ones its row may state."""
+    by_profile = [shared.value(LAB, "COMPARED_WIDTHS", profile) for profile in ("full", "quick")]
+    return {network: tuple(sorted({float(widths[network]) for widths in by_profile})) for network in COMPARED}
 
 
 class RecordError(ValueError):
@@ -270,9 +280,9 @@ def mnist_sample() -> evaluation_sets.Images:
 
 
 def write_evaluation_set(folder: Path, name: str, images: evaluation_sets.Images,
-                         copies_from: np.random.Generator) -> torch_models.EvaluationSet:
-    """The images and their perturbed copies (:mod:`autograder.scoring.perturbed_copies`), normalised as the
-    notebook's ``batches`` does (float32 N x 1 x 28 x 28), for the probe."""
+                         copies_from: np.random.Generator | None) -> torch_models.EvaluationSet:
+    """The images and their perturbed copies (:mod:`autograder.scoring.perturbed_copies`; None: the images
+    alone, in order), normalised as the notebook's ``batches`` does (float32 N x 1 x 28 x 28), for the probe."""
     import labkit
 
     rows = perturbed_copies.with_copies(images.images, images.labels, copies_from)
@@ -332,6 +342,9 @@ class Context:
     macro_scores: list[dict[str, float]]
     released: object
     options: GradingOptions
+    compared: dict[str, dict[float, Reference]]  # network -> width -> models.build(network, 62, width)
+    comparison: torch_models.EvaluationSet  # the default held-out sample: the images the table was measured on
+    compared_floor: float
 
 
 class Grader(LabGrader):
@@ -342,21 +355,23 @@ class Grader(LabGrader):
         """Evaluation images, the probes' inputs and every reference result, once per batch."""
         import labkit
 
-        solution, points = self.read_source(
-            {LENET_MODEL, LENET_ACCURACY, SPINAL_HEAD, OPTIMIZERS, VGG_ACCURACY, WEIGHTED_SCORES, TRANSFER})
+        solution, points = self.read_source({LENET_MODEL, LENET_ACCURACY, SPINAL_HEAD, OPTIMIZERS, VGG_ACCURACY,
+                                             WEIGHTED_SCORES, COMPARISON, TRANSFER})
         lenet_parameters = int(source.architecture_check(solution, LENET_MODEL).check["params"])
         lenet = torch_models.reference("lenet", CLASSES, 1.0, {})
         if lenet.parameter_count != lenet_parameters:
             raise RuntimeError(f"models.LeNet has {lenet.parameter_count:,} parameters, the hidden test of "
                                f"{LENET_MODEL} {lenet_parameters:,}: the reference and the notebook disagree.")
-        choices = vgg_choices(solution)
-        finetune_rate = float(source.settings(solution, "optimizers", options.profile)["FINETUNE_LEARNING_RATE"])
+        choices = vgg_choices()
+        finetune_rate = float(shared.value(LAB, "FINETUNE_LEARNING_RATE", options.profile))
 
+        held_out = held_out_sample()
         emnist = write_evaluation_set(scratch / "evaluation", "emnist", evaluation_sets.images_for(
-            options.evaluation_dir, LAB, CLASSES, held_out_sample), options.secret.rng(f"{LAB}/perturbed-copies"))
+            options.evaluation_dir, LAB, CLASSES, lambda: held_out), options.secret.rng(f"{LAB}/perturbed-copies"))
         mnist = write_evaluation_set(scratch / "evaluation", "mnist", evaluation_sets.images_for(
             options.evaluation_dir, LAB, MNIST_CLASSES, mnist_sample, prefix="mnist_", what="MNIST images"),
             options.secret.rng(f"{LAB}/perturbed-copies/mnist"))
+        comparison = write_evaluation_set(scratch / "evaluation", "comparison", held_out, None)
 
         folders = notebook_run.probe_folders(scratch, [probes.LAB5_LENET, probes.LAB5_SPINAL_HEAD,
                                                       probes.LAB5_OPTIMIZERS, probes.LAB5_WEIGHTED_SCORES])
@@ -372,7 +387,10 @@ class Grader(LabGrader):
             optimizer_reference(inputs.start, inputs.gradients, finetune_rate),
             [reference_scores(*pair) for pair in inputs.labels],
             [reference_scores(*pair, "macro") for pair in inputs.labels],
-            source.read(self.released_notebook()), options)
+            source.read(self.released_notebook()), options,
+            compared={network: {w: torch_models.reference(network, CLASSES, w, {}) for w in widths}
+                      for network, widths in compared_widths().items()},
+            comparison=comparison, compared_floor=float(shared.value(LAB, "COMPARED_FLOOR", options.profile)))
 
     def grade(self, copy: Path, context: Context) -> Graded:
         # What was handed in is read before the notebook runs in the same folder and could change it.
@@ -387,7 +405,7 @@ class Grader(LabGrader):
 
     def comet_review(self, results) -> list[dict]:
         """The review index's rows: the VGG's run is named after its width (``vgg width 0.5 batch norm``)."""
-        choices = vgg_choices(source.read(self.source_notebook()))
+        choices = vgg_choices()
         names = COMET_MODELS | {f"vgg width {w:g} batch norm": "vgg" for w in choices.widths} \
             | {f"vgg width {w} batch norm": "vgg" for w in choices.widths}
         models = {"lenet": (LENET_MODEL, LENET_ACCURACY), "vgg": (VGG_ACCURACY, VGG_ACCURACY)}
@@ -395,7 +413,7 @@ class Grader(LabGrader):
 
 
 def network_parts(artifacts: Path, context: Context) -> tuple[dict[str, PartResult], dict, dict]:
-    """The four parts judged from the saved networks, the sandbox run that measured them, and the
+    """The five parts judged from the saved networks, the sandbox run that measured them, and the
     weights' fingerprint of each network that ran."""
     points = context.points
     files = {model: artifacts / name for model, name in FILES.items()}
@@ -410,7 +428,9 @@ def network_parts(artifacts: Path, context: Context) -> tuple[dict[str, PartResu
             to_run.append(torch_models.ModelRun(model, files[model], reference, evaluation))
         else:
             by_width = {"vgg": context.vgg, "mnist-transfer": context.transfer}.get(model, {})
-            problems[model] = width_mismatch(files[model], reference, by_width) or problem
+            problems[model] = width_mismatch(files[model], reference, by_width, METRICS_RECORD) or problem
+    table = compared_table(artifacts, context.compared)
+    to_run += table.runs(artifacts, context.compared, context.comparison)
     ran = torch_models.run_models(to_run, context.options.probe_limits)
     found = {model: ran.found.get(model) or Predictions(problem=problems[model]) for model in FILES}
     lenet_file = lenet_model_part(points[LENET_MODEL], found["lenet"], context.lenet, context.lenet_parameters,
@@ -424,6 +444,7 @@ def network_parts(artifacts: Path, context: Context) -> tuple[dict[str, PartResu
         VGG_ACCURACY: accuracy_part(VGG_ACCURACY, points[VGG_ACCURACY], found["vgg"], context.emnist,
                                     context.targets["vgg"], "Your VGG"),
         TRANSFER: transfer_part(points[TRANSFER], found["mnist-transfer"], context, files, expected, problems),
+        COMPARISON: comparison_part(points[COMPARISON], table, ran.found, context),
     }
     return parts, ({"models": ran.run} if ran.run else {}), ran.fingerprints
 
@@ -439,7 +460,20 @@ def expected_networks(metrics_file: Path, context: Context) -> tuple[dict[str, R
     return expected, problems
 
 
-def width_mismatch(path: Path, claimed: Reference, by_width: Mapping[float, Reference]) -> str | None:
+@dataclass(frozen=True)
+class Record:
+    """Where a network's width is claimed, and what keeps file and claim from one run."""
+
+    where: str
+    advice: str
+
+
+METRICS_RECORD = Record("artifacts/metrics.json", "keep the notebook's VGG_WIDTH and run the save cell again")
+TABLE_RECORD = Record(f"its row in artifacts/{COMPARISON_TABLE}",
+                      "keep COMPARED_WIDTHS and run the comparison and the save cell again")
+
+
+def width_mismatch(path: Path, claimed: Reference, by_width: Mapping[float, Reference], record: Record) -> str | None:
     """When the file fits another of the notebook's widths than the one claimed, that, in one sentence."""
     try:
         header = torch_models.read_header(path)
@@ -448,9 +482,16 @@ def width_mismatch(path: Path, claimed: Reference, by_width: Mapping[float, Refe
     fits = [width for width, reference in by_width.items() if not torch_models.differences(header, reference)]
     if not fits:
         return None
-    return (f"{path.name} holds a VGG of width {fits[0]:g}, but artifacts/metrics.json says width {claimed.width:g}. "
-            "The grader rebuilds the network from that record: keep the notebook's VGG_WIDTH and run the "
-            "save cell again, so that both come from the same run.")
+    network = models_class_name(claimed.architecture)
+    return (f"{path.name} holds {network} weights of width {fits[0]:g}, but {record.where} says width {claimed.width:g}. "
+            f"The grader rebuilds the network from that record: {record.advice}, so that both come from the same run.")
+
+
+def models_class_name(architecture: str) -> str:
+    """``"VGG"`` for ``"vgg"``: the class :func:`labkit.models.build` makes, as the feedback names it."""
+    from labkit.models import ARCHITECTURES
+
+    return ARCHITECTURES[architecture].split(":")[1]
 
 
 def file_problem(path: Path) -> str | None:
@@ -583,6 +624,203 @@ def transfer_part(points: float, found: Predictions, context: Context, files: Ma
             "parameters that still require gradients.")
     return judged(TRANSFER, points, False, f"{result.message} {frozen_problem}", value=result.value,
                   threshold=result.threshold)
+
+
+# --- the comparison: the student's table against the grader's measurement of each saved network ------------
+
+
+SCORES = ("accuracy", "precision", "recall", "f1")
+"""What each row of the table reports, as ``weighted_scores`` returns it."""
+
+
+class TableError(ValueError):
+    """``comparison.json`` is not a table the grader can check; the message says what to fix."""
+
+
+@dataclass(frozen=True)
+class ComparedRow:
+    """One row of the student's table, read as data: what it claims about one network."""
+
+    network: str
+    width: float  # one of the comparison's widths for this network
+    file: str  # its own file, COMPARED[network]
+    scores: dict[str, float]  # SCORES -> a fraction
+    parameters: int
+    train_seconds: float
+
+
+@dataclass(frozen=True)
+class ComparedTable:
+    """The table as read: its rows, or why it is unusable, and why a row's file cannot be measured."""
+
+    rows: tuple[ComparedRow, ...] = ()
+    problem: str | None = None
+    file_problems: Mapping[str, str] = dataclasses.field(default_factory=dict)  # network -> why
+
+    def runs(self, artifacts: Path, references: Mapping[str, Mapping[float, Reference]],
+             evaluation: torch_models.EvaluationSet) -> list[torch_models.ModelRun]:
+        """The sandbox runs that measure each row's file on the table's images."""
+        return [torch_models.ModelRun(run_name(row.network), artifacts / row.file,
+                                      references[row.network][row.width], evaluation)
+                for row in self.rows if row.network not in self.file_problems]
+
+
+def run_name(network: str) -> str:
+    """``"compare-vgg"``: the name the compared network's predictions and fingerprint go by."""
+    return Path(COMPARED[network]).stem
+
+
+def compared_table(artifacts: Path, references: Mapping[str, Mapping[float, Reference]]) -> ComparedTable:
+    """``comparison.json``'s rows checked as data, and each row's file against its network and every other file."""
+    widths = {network: tuple(by_width) for network, by_width in references.items()}
+    try:
+        rows = read_table(artifacts / COMPARISON_TABLE, widths)
+    except TableError as error:
+        return ComparedTable(problem=str(error))
+    problems = {}
+    for row in rows:
+        path, reference = artifacts / row.file, references[row.network][row.width]
+        problem = torch_models.checked_file(path, reference, f"the compared {row.network}")
+        if problem is not None:
+            problems[row.network] = width_mismatch(path, reference, references[row.network], TABLE_RECORD) or problem
+    others = [artifacts / name for name in [*FILES.values(), *COMPARED.values()]]
+    for row in rows:
+        twin = None if row.network in problems else same_weights_as(artifacts / row.file, others)
+        if twin is not None:
+            problems[row.network] = (
+                f"{row.file} holds the very weights of {twin.name}: each network of the comparison is a new one, "
+                "trained on the budget (train_on_budget), and saved in its own file by the save cell.")
+    return ComparedTable(tuple(rows), None, problems)
+
+
+def read_table(path: Path, widths: Mapping[str, tuple[float, ...]]) -> list[ComparedRow]:
+    """The rows of ``comparison.json``, one per compared network in :data:`COMPARED`'s order, each checked
+    as data (pure but for one read); :class:`TableError` names the first problem."""
+    where = f"artifacts/{COMPARISON_TABLE}"
+    if path.is_symlink() or not path.is_file():
+        raise TableError(f"{where} is missing: write the comparison of exercise 5, run the save cell and hand in "
+                         "the artifacts/ folder.")
+    if path.stat().st_size > handin.MAX_METRICS_BYTES:
+        raise TableError(f"{where} is larger than the save cell can write; it was not read.")
+    try:
+        rows = loads_json(path.read_bytes(), max_bytes=handin.MAX_METRICS_BYTES)["rows"]
+        if not isinstance(rows, list):
+            raise TypeError
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+        raise TableError(f"{where} holds no readable list of rows: run the save cell again.") from None
+    found: dict[str, ComparedRow] = {}
+    for row in rows:
+        compared = compared_row(row, widths)
+        if compared.network in found:
+            raise TableError(f"{where} has two rows for {compared.network}: one row per network.")
+        found[compared.network] = compared
+    missing = [network for network in COMPARED if network not in found]
+    if missing:
+        raise TableError(f"{where} has no row for {', '.join(missing)}: the comparison trains and measures every "
+                         f"network of COMPARED_WIDTHS ({', '.join(COMPARED)}).")
+    return [found[network] for network in COMPARED]
+
+
+def compared_row(row: object, widths: Mapping[str, tuple[float, ...]]) -> ComparedRow:
+    """One row as data: a network of the comparison, its own file, one of its widths, scores, count and time."""
+    network = row.get("network") if isinstance(row, dict) else None
+    if not isinstance(network, str) or network not in COMPARED:
+        raise TableError(f"A row of the table is for {str(network)[:40]!r}, not one of the networks compared "
+                         f"({', '.join(COMPARED)}).")
+    if row.get("file") != COMPARED[network]:
+        raise TableError(f"The row of {network} names the file {str(row.get('file'))[:60]!r}, not its own, "
+                         f"{COMPARED[network]}: a file behind another row, or another model's file, is no "
+                         f"measurement of this {network}.")
+    try:
+        width = finite_float(row.get("width"))
+        scores = {score: finite_float(row.get(score), low=0.0, high=1.0) for score in SCORES}
+        seconds = finite_float(row.get("train_seconds"))
+        parameters = row.get("parameters")
+        if isinstance(parameters, bool) or not isinstance(parameters, int) or parameters < 0:
+            raise UntrustedDataError(f"{str(parameters)[:40]!r} is not a count of parameters")
+    except UntrustedDataError as error:
+        raise TableError(f"The row of {network} does not hold what the exercise asks for ({error}): "
+                         f"{', '.join(SCORES)} as fractions, parameters as a count, train_seconds.") from None
+    offered = [w for w in widths[network] if math.isclose(width, w)]
+    if not offered:
+        raise TableError(f"The row of {network} says width {width:g}; the comparison trains {network} at width "
+                         f"{' or '.join(f'{w:g}' for w in widths[network])} (COMPARED_WIDTHS).")
+    if not 0 < seconds <= MAX_TRAIN_SECONDS:
+        raise TableError(f"The row of {network} says it trained for {seconds:g} s: a training time is positive "
+                         f"and at most {MAX_TRAIN_SECONDS:g} s.")
+    return ComparedRow(network, offered[0], COMPARED[network], scores, parameters, seconds)
+
+
+def same_weights_as(path: Path, others: list[Path]) -> Path | None:
+    """Another file among ``others`` that holds the very tensors of ``path`` (a checked file), or None.
+
+    Only a file with the same header can; its values are compared as data, never loaded as code.
+    """
+    header = torch_models.read_header(path)
+    for other in others:
+        if other == path:
+            continue
+        try:
+            same_layout = torch_models.read_header(other) == header
+        except torch_models.StateFileError:
+            continue
+        if same_layout and not torch_models.changed_tensors(path, other, sorted(header)):
+            return other
+    return None
+
+
+def comparison_part(points: float, table: ComparedTable, found: Mapping[str, Predictions],
+                    context: Context) -> PartResult:
+    """Every row against the grader's measurement of its file; a pass only when all rows are."""
+    total = len(COMPARED)
+    threshold = f"{total} of {total} rows"
+    if table.problem is not None:
+        return judged(COMPARISON, points, False, table.problem, value=f"0 of {total} rows", threshold=threshold)
+    labels, floor = context.comparison.labels, context.compared_floor
+    problems: dict[str, str] = dict(table.file_problems)
+    for row in table.rows:
+        if row.network in problems:
+            continue
+        ran = found.get(run_name(row.network)) or Predictions(problem=f"{row.file} gave no predictions.")
+        if ran.predictions is None:
+            if ran.verdict != "fail":  # the sandbox stopped: not the student's doing, graded again
+                return not_judged(COMPARISON, points, ran.verdict, ran.problem or f"{row.file} could not be run.")
+            problems[row.network] = ran.problem or f"{row.file} gave no predictions."
+            continue
+        measured = reference_scores(labels, ran.predictions.argmax(axis=1))
+        parameters = context.compared[row.network][row.width].parameter_count
+        problem = row_differences(row, measured, parameters)
+        if problem is None and measured["accuracy"] < floor:
+            problem = (f"{row.file} reaches {measured['accuracy']:.2%} on the held-out images, below the "
+                       f"{floor:.0%} every network of the comparison must reach: train it with train_on_budget "
+                       "before measuring it.")
+        if problem is not None:
+            problems[row.network] = problem
+    value = f"{total - len(problems)} of {total} rows"
+    if problems:
+        shown = [problems[network] for network in COMPARED if network in problems]
+        more = f" ({len(shown) - 3} more rows are wrong.)" if len(shown) > 3 else ""
+        return judged(COMPARISON, points, False, " ".join(shown[:3]) + more, value=value, threshold=threshold)
+    return judged(COMPARISON, points, True,
+                  f"Each of the {total} rows of {COMPARISON_TABLE} is the grader's own measurement of its network's "
+                  f"saved weights on {context.comparison.description}: accuracy and weighted precision, recall "
+                  f"and F1 within {SCORE_TOLERANCE * 100:g} points, the parameters exactly, a plausible training "
+                  f"time; every network reaches at least {floor:.0%}.", value=value, threshold=threshold)
+
+
+def row_differences(row: ComparedRow, measured: Mapping[str, float], parameters: int) -> str | None:
+    """What a row claims that its file's measurement does not bear out, in one sentence, or None."""
+    wrong = [score for score in SCORES if abs(row.scores[score] - measured[score]) > SCORE_TOLERANCE]
+    claimed = [f"{score} {row.scores[score]:.2%}" for score in wrong]
+    actual = [f"{measured[score]:.2%}" for score in wrong]
+    if row.parameters != parameters:
+        claimed.append(f"{row.parameters:,} parameters")
+        actual.append(f"{parameters:,}")
+    if not claimed:
+        return None
+    return (f"The row of {row.network} says {', '.join(claimed)}; the grader measures {', '.join(actual)} from "
+            f"{row.file} (scores within {SCORE_TOLERANCE * 100:g} points, parameters exactly): the table must be "
+            "measured from the networks it saves.")
 
 
 # --- judging what the probe cells brought back ----------------------------------------------------------

@@ -18,7 +18,7 @@ ByClass's 62. Colours mean the same everywhere: blue is correct, red is wrong.
 
 from __future__ import annotations
 
-from labkit.plot._compare import compare_models, comparison_table
+from labkit.plot._compare import compare_models, compare_scores, comparison_table
 from labkit.plot._confusion import ConfusedPair, confusion_matrix, most_confused_pairs
 from labkit.plot._counts import class_counts
 from labkit.plot._history import batch_losses, history
@@ -33,7 +33,7 @@ from labkit.plot._report import (
 
 __all__ = [
     "ClassificationReport", "ConfusedPair", "Scores", "batch_losses", "class_counts",
-    "classification_report", "classification_report_figure", "compare_models", "comparison_table",
-    "confusion_matrix", "history", "images", "misclassified", "most_confused_pairs", "prediction",
-    "predictions",
+    "classification_report", "classification_report_figure", "compare_models", "compare_scores",
+    "comparison_table", "confusion_matrix", "history", "images", "misclassified", "most_confused_pairs",
+    "prediction", "predictions",
 ]
