@@ -70,29 +70,6 @@ def expect_graded_cells(points: dict[str, float], expected: set[str], lab: str, 
                            f"{sorted(expected)}: update {grader_module}.")
 
 
-def settings(notebook: nbformat.NotebookNode, cell_id: str, profile: str) -> dict[str, Any]:
-    """The constants a cell assigns, as the notebook has them in ``profile``.
-
-    ``NAME = <literal>`` and ``NAME = profile.choose(full=<literal>, quick=<literal>)``
-    are read (never executed); anything else is left out.
-    """
-    cell = next((c for c in notebook.cells if c.get("id") == cell_id), None)
-    if cell is None:
-        raise LookupError(f"the source notebook has no cell {cell_id!r}")
-    found = {}
-    for node in ast.parse(cell.source).body:
-        if not (isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name)):
-            continue
-        value = node.value
-        if isinstance(value, ast.Call) and getattr(value.func, "attr", None) == "choose":
-            value = next((kw.value for kw in value.keywords if kw.arg == profile), None)
-        try:
-            found[node.targets[0].id] = ast.literal_eval(value)
-        except (ValueError, TypeError, SyntaxError):
-            continue
-    return found
-
-
 def solution_function(notebook: nbformat.NotebookNode, cell_id: str, name: str, namespace: dict[str, Any]):
     """The function ``name`` as the source notebook's cell ``cell_id`` defines it: the reference answer.
 
