@@ -18,6 +18,7 @@ import numpy as np
 import pytest
 
 from labkit import handin
+from labkit import settings as labkit_settings
 from labkit.check.submission import check_submission
 from labkit.targets import TARGETS
 from tests.hostile_data import archive, parameter
@@ -50,14 +51,23 @@ def fake_state(path: Path) -> None:
 
 
 def write_lab(root: Path, lab: str = LAB1, *, profile: str = "full", accuracy: float = 0.995, write=None,
-              executed: list[str] | None = None, runs: list[bytes] = ()) -> Path:
-    """A lab folder as a finished run leaves it: the models, metrics.json stamped by the save cell, the
-    notebook with the save cell's output, its Comet runs. Returns the notebook's path."""
+              write_compared=None, executed: list[str] | None = None, runs: list[bytes] = ()) -> Path:
+    """A lab folder as a finished run leaves it: the models (and a comparing lab's table and networks, each
+    written by ``write_compared(path, network, width)``), metrics.json stamped by the save cell, the notebook
+    with the save cell's output, its Comet runs. Returns the notebook's path."""
     folder = root / lab
     (folder / "artifacts").mkdir(parents=True)
     write = write or (fake_keras if handin.MODEL_FORMATS[lab] == ".keras" else fake_state)
     for name in handin.model_files(lab).values():
         write(folder / "artifacts" / name)
+    if lab in handin.COMPARISON_TABLES:
+        widths = labkit_settings.value(lab, "COMPARED_WIDTHS", "full")
+        write_compared = write_compared or (lambda path, network, width: write(path))
+        rows = []
+        for network, name in handin.compared_files(lab).items():
+            write_compared(folder / "artifacts" / name, network, widths[network])
+            rows.append({"network": network, "width": widths[network], "file": name})
+        (folder / "artifacts" / handin.COMPARISON_TABLES[lab]).write_text(json.dumps({"rows": rows}))
     metrics = {"profile": profile, **{model: {"test_accuracy": accuracy, **(LENET_RECORD if lab == LAB5 else {})}
                                       for model in TARGETS[lab]}}
     setup, save = "import labkit", "metrics = labkit.handin.save_metrics(metrics, artifacts)"
@@ -347,14 +357,41 @@ def test_keras_files_are_loaded_in_safe_mode(tmp_path):
 def test_safetensors_files_load_strictly_into_the_network_metrics_json_describes(tmp_path):
     from labkit import models
 
-    notebook = write_lab(tmp_path, LAB5, write=lambda path: models.save_state(models.build("lenet"), path))
+    notebook = write_lab(tmp_path, LAB5, write=lambda path: models.save_state(models.build("lenet"), path),
+                         write_compared=lambda path, network, width: models.save_state(
+                             models.build(network, num_classes=62, width=width), path))
     report = check_submission(notebook)
     assert report.passed, str(report)
     assert any(line.text.startswith("artifacts/lenet.safetensors loads strictly into models.build('lenet'")
                for line in report.lines)
+    assert any(line.text.startswith("artifacts/compare-ensnet.safetensors loads strictly into "
+                                    "models.build('ensnet', width=0.125)") for line in report.lines)
     models.save_state(models.build("lenet", num_classes=10), notebook.parent / "artifacts" / "vgg.safetensors")
     [problem] = failed(check_submission(notebook))
-    assert problem.startswith("artifacts/vgg.safetensors does not fit the network metrics.json describes (lenet")
+    assert problem.startswith("artifacts/vgg.safetensors does not fit the network the save cell recorded (lenet")
+
+
+@pytest.mark.slow
+def test_lab_5_s_compared_networks_are_checked_against_their_rows(tmp_path):
+    from labkit import models
+
+    def network(path, name, width):
+        # A ResNet saved at another width than its row states, as a student who changed one width would.
+        models.save_state(models.build(name, num_classes=62, width=0.25 if name == "resnet" else width), path)
+
+    notebook = write_lab(tmp_path, LAB5, write=lambda path: models.save_state(models.build("lenet"), path),
+                         write_compared=network)
+    [problem] = failed(check_submission(notebook))
+    assert problem.startswith("artifacts/compare-resnet.safetensors does not fit the network the save cell recorded "
+                              "(resnet, width 0.5)")
+    table = notebook.parent / "artifacts" / "comparison.json"
+    rows = json.loads(table.read_text())["rows"]
+    table.write_text(json.dumps({"rows": [row for row in rows if row["network"] != "spinalnet"]}))
+    assert "artifacts/comparison.json has no row for spinalnet: run the comparison and the save cell again." \
+        in failed(check_submission(notebook, load=False))
+    table.unlink()
+    assert failed(check_submission(notebook, load=False)) == [
+        "artifacts/comparison.json is missing: run the comparison and the save cell."]
 
 
 @pytest.mark.slow

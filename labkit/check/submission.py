@@ -9,7 +9,8 @@ One line per check, ✓ or ✗ with what to do:
 * ``artifacts/metrics.json`` and every graded model file (:func:`labkit.handin.model_files`) are
   there, within the grader's size limit, and load: Keras files in safe mode, lab 5's safetensors
   into the network ``metrics.json`` describes (when the framework is installed; a structural check
-  of the file otherwise);
+  of the file otherwise); a comparing lab's table (lab 5's ``comparison.json``) has a row for every
+  network, and each compared network's file loads into the network of its row's width;
 * they come from the notebook's last run: ``metrics.json``'s run id is the one the save cell
   printed in the notebook file, each model file is the one that run saved (sha256), no cell above
   the save cell ran after it, and the code of each exercise is what the kernel ran before saving;
@@ -127,6 +128,7 @@ def _checks(path: Path, profile: str, load: bool) -> list[Line]:
             lines.append(_accuracy_line(lab, metrics, profile))
     for model, name in handin.model_files(lab).items():
         lines.append(_model_line(folder / handin.ARTIFACTS / name, lab, model, metrics or {}, run, load))
+    lines += _comparison_lines(folder, lab, metrics or {}, run, load)
     if notebook is not None and metrics is not None and run is not None:
         lines += _run_lines(path, notebook, run)
     lines.append(_size_line(folder, lab))
@@ -266,6 +268,33 @@ def _model_line(path: Path, lab: str, model: str, metrics: dict, run: dict | Non
     return Line(True, f"{where} {what}")
 
 
+def _comparison_lines(folder: Path, lab: str, metrics: dict, run: dict | None, load: bool) -> list[Line]:
+    """A comparing lab's table, and each compared network's weights as the grader rebuilds them from its row."""
+    if lab not in handin.COMPARISON_TABLES:
+        return []
+    where = f"{handin.ARTIFACTS}/{handin.COMPARISON_TABLES[lab]}"
+    try:
+        table = json.loads((folder / where).read_text(encoding="utf-8"))
+        rows = {row["network"]: row for row in table["rows"] if isinstance(row, dict)}
+    except FileNotFoundError:
+        return [Line(False, f"{where} is missing: run the comparison and the save cell.")]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        return [Line(False, f"{where} is not the table the save cell writes ({_first_line(error)}): run the "
+                            "save cell again.")]
+    missing = [network for network in handin.compared_files(lab) if network not in rows]
+    lines = [Line(not missing, f"{where} has a row for each compared network" if not missing else
+                  f"{where} has no row for {', '.join(missing)}: run the comparison and the save cell again.")]
+    # The compared networks classify what the lab's first model does (EMNIST ByClass's 62 classes in lab 5).
+    first = metrics.get(next(iter(handin.model_files(lab))))
+    classes = first.get("num_classes") if isinstance(first, dict) else None
+    for network, name in handin.compared_files(lab).items():
+        if network in rows:
+            record = {network: {"architecture": network, "num_classes": classes,
+                                "width": rows[network].get("width"), "options": {}}}
+            lines.append(_model_line(folder / handin.ARTIFACTS / name, lab, network, record, run, load))
+    return lines
+
+
 def _load(path: Path, lab: str, model: str, metrics: dict, load: bool) -> str:
     """What the file is ("loads in ..."), or an exception that says what is wrong with it."""
     if handin.MODEL_FORMATS[lab] == ".keras":
@@ -313,7 +342,7 @@ def _safetensors(path: Path, model: str, metrics: dict, load: bool) -> str:
     try:
         models.load_state(network, path)
     except ValueError as error:
-        raise ValueError(f"does not fit the network metrics.json describes ({architecture}, width {width}), as the "
+        raise ValueError(f"does not fit the network the save cell recorded ({architecture}, width {width}), as the "
                          f"grader will rebuild it: {_first_line(error)[:300]}") from None
     return f"loads strictly into models.build({architecture!r}, width={width}) ({parameters:,} values)"
 
