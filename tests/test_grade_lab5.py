@@ -701,6 +701,11 @@ def test_a_table_is_read_as_one_row_per_network_each_naming_its_own_file(tmp_pat
     (tmp_path / lab5.COMPARISON_TABLE).unlink()
     with pytest.raises(lab5.TableError, match="comparison.json is missing"):
         lab5.read_table(tmp_path / lab5.COMPARISON_TABLE, COMPARED_WIDTHS)
+    (tmp_path / "elsewhere").mkdir()
+    elsewhere = _table(tmp_path / "elsewhere", rows)
+    (tmp_path / lab5.COMPARISON_TABLE).symlink_to(elsewhere)  # a table the student points at, not one handed in
+    with pytest.raises(lab5.TableError, match="comparison.json was not read: .* is a link"):
+        lab5.read_table(tmp_path / lab5.COMPARISON_TABLE, COMPARED_WIDTHS)
 
 
 def test_a_compared_file_holding_another_file_s_weights_is_found(tmp_path):

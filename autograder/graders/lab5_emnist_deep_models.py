@@ -79,7 +79,7 @@ from autograder.pipeline import notebook_parts, notebook_run, source
 from autograder.pipeline.grading_secret import GradingSecret
 from autograder.pipeline.options import GradingOptions
 from autograder.pipeline.results import Graded, PartResult, accuracy_part, gated, judged, not_judged
-from autograder.sandbox.output import OutputFolder, OutputRefused
+from autograder.sandbox.output import OutputFolder, OutputRefused, read_bytes
 from autograder.sandbox.untrusted import UntrustedDataError, finite_float, loads_json
 from autograder.scoring import evaluation_sets, perturbed_copies, torch_models
 from autograder.scoring.torch_models import Predictions, Reference
@@ -697,13 +697,15 @@ def read_table(path: Path, widths: Mapping[str, tuple[float, ...]]) -> list[Comp
     """The rows of ``comparison.json``, one per compared network in :data:`COMPARED`'s order, each checked
     as data (pure but for one read); :class:`TableError` names the first problem."""
     where = f"artifacts/{COMPARISON_TABLE}"
-    if path.is_symlink() or not path.is_file():
-        raise TableError(f"{where} is missing: write the comparison of exercise 5, run the save cell and hand in "
-                         "the artifacts/ folder.")
-    if path.stat().st_size > handin.MAX_METRICS_BYTES:
-        raise TableError(f"{where} is larger than the save cell can write; it was not read.")
     try:
-        rows = loads_json(path.read_bytes(), max_bytes=handin.MAX_METRICS_BYTES)["rows"]
+        data = read_bytes(path.parent, path.name, handin.MAX_METRICS_BYTES)
+    except FileNotFoundError:
+        raise TableError(f"{where} is missing: write the comparison of exercise 5, run the save cell and hand in "
+                         "the artifacts/ folder.") from None
+    except OutputRefused as refused:
+        raise TableError(f"{where} was not read: {refused}") from None
+    try:
+        rows = loads_json(data, max_bytes=handin.MAX_METRICS_BYTES)["rows"]
         if not isinstance(rows, list):
             raise TypeError
     except (ValueError, KeyError, TypeError, UnicodeDecodeError):
