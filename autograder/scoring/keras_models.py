@@ -95,30 +95,6 @@ class ModelProbe:
 def probe(model_file: Path, evaluation: EvaluationSet, input_shape: Sequence[int],
           limits: sandbox.Limits) -> ModelProbe:
     """Load ``model_file`` in a sandbox, describe it, run it on the evaluation images, fingerprint its weights."""
-    return probe_files([model_file], evaluation, input_shape, limits)[0]
-
-
-def probe_files(model_files: Sequence[Path], evaluation: EvaluationSet, input_shape: Sequence[int],
-                limits: sandbox.Limits) -> list[ModelProbe]:
-    """:func:`probe` for each of one submission's ``model_files``, all in one sandbox run: TensorFlow starts once.
-
-    The files are all one student's, so sharing a run shows none of them anything of another student's.
-    A file whose probing that run did not finish (a file before it could not be loaded, or a limit
-    stopped the run) is probed again in a run of its own: each file's verdict is the one a run of its
-    own gives.
-    """
-    found: list[ModelProbe | None] = [_refused(model_file) for model_file in model_files]
-    loadable = [index for index, refused in enumerate(found) if refused is None]
-    together = _probe_in_one_run([model_files[index] for index in loadable], evaluation, input_shape, limits)
-    for index, (probed, finished) in zip(loadable, together):
-        if not finished and len(loadable) > 1:
-            probed, _ = _probe_in_one_run([model_files[index]], evaluation, input_shape, limits)[0]
-        found[index] = probed
-    return found
-
-
-def _refused(model_file: Path) -> ModelProbe | None:
-    """Why ``model_file`` is not even loaded (missing, too large, not a zip archive), or None."""
     if not model_file.is_file():
         return ModelProbe(problem=f"{model_file.parent.name}/{model_file.name} is missing: run the save "
                                   "cell at the end of the notebook and hand in the artifacts/ folder.")
@@ -129,57 +105,23 @@ def _refused(model_file: Path) -> ModelProbe | None:
     if not zipfile.is_zipfile(model_file):
         return ModelProbe(problem=f"{model_file.name} is not a Keras model file (a .keras file is a zip "
                                   "archive); save the model with model.save(...) as the save cell does.")
-    return None
-
-
-def _probe_in_one_run(model_files: Sequence[Path], evaluation: EvaluationSet, input_shape: Sequence[int],
-                      limits: sandbox.Limits) -> list[tuple[ModelProbe, bool]]:
-    """Each file's findings from one sandbox run of the probe, and whether its probing went to its end."""
-    if not model_files:
-        return []
     with tempfile.TemporaryDirectory(prefix="labkit-probe-") as scratch:
         workdir = Path(scratch)
-        arguments = []
-        for index, model_file in enumerate(model_files):
-            shutil.copyfile(model_file, workdir / f"model-{index}.keras")
-            (workdir / f"out-{index}").mkdir()
-            arguments += [str(workdir / f"model-{index}.keras"), str(workdir / f"out-{index}")]
+        shutil.copyfile(model_file, workdir / "model.keras")
+        (workdir / "out").mkdir()
         script = evaluation.folder / probes.KERAS_MODEL.name
         run = sandbox.run(
-            [*sandbox.python_argv(), str(script), str(evaluation.inputs), json.dumps(list(input_shape)), *arguments],
+            [*sandbox.python_argv(), str(script), str(workdir / "model.keras"), str(evaluation.inputs),
+             json.dumps(list(input_shape)), str(workdir / "out")],
             workdir=workdir, readonly=[evaluation.folder], limits=limits,
             env={"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""},
         )
-        found = []
-        for index in range(len(model_files)):
-            out = sandbox_output.OutputFolder(workdir, f"out-{index}")
-            finished = _finished(out)
-            found.append((_findings(out, evaluation, run, finished), finished))
-    return found
-
-
-PROBE_DONE = "done"
-"""The file ``probes/keras_model.py`` writes last in a model's folder: that file's probing went to its end."""
-
-
-def _finished(out: sandbox_output.OutputFolder) -> bool:
-    try:
-        return out.read_bytes(PROBE_DONE, 16) == PROBE_DONE.encode()
-    except (FileNotFoundError, sandbox_output.OutputRefused):
-        return False
-
-
-def _findings(out: sandbox_output.OutputFolder, evaluation: EvaluationSet, run, finished: bool) -> ModelProbe:
-    """What the probe wrote into ``out``, checked; the run's status decides the verdict when it stopped this file.
-
-    A file whose probing finished was judged as in a run of its own that ended well, whatever a file
-    probed after it did to the run.
-    """
-    summary, summary_problem = _read_summary(out)
-    predictions, problem = _read_predictions(out, len(evaluation.labels), evaluation.classes)
-    fingerprint = read_fingerprint(out, "weights.json")
+        out = sandbox_output.OutputFolder(workdir, "out")
+        summary, summary_problem = _read_summary(out)
+        predictions, problem = _read_predictions(out, len(evaluation.labels), evaluation.classes)
+        fingerprint = read_fingerprint(out, "weights.json")
     verdict = "fail"
-    if predictions is None and not finished and run.status != "ok":
+    if predictions is None and run.status != "ok":
         # A file the probe cannot load (status "error") is the submission's failure; a run the
         # sandbox had to stop could not be judged.
         verdict = "fail" if run.status == "error" else SANDBOX_VERDICTS.get(run.status, "error")
