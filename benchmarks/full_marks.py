@@ -5,7 +5,8 @@ clears every one of them by at least half a percentage point on five seeds, and
 the grader gives it full marks each time. For each lab asked for, the solution
 notebook is run unchanged once per seed (``LABKIT_SEED`` replaces the seed of
 its ``labkit.device.setup`` call; the data subsets stay the same), the runs are
-graded as one class by the autograder, and the table shows each run's score,
+graded as one class by the autograder, with the lab's untouched student notebook
+(``labs/<lab>/<lab>.ipynb`` handed in as released: it must score 0), and the table shows each run's score,
 its accuracies' margins over their thresholds (measured by the grader), the
 training seconds the notebook timed itself (for the labs' time budgets), how
 many cores the run had on average (:mod:`benchmarks.machine`) and how long the
@@ -75,10 +76,15 @@ def accuracy_parts(result) -> list:
     return [part for part in result.parts if isinstance(part.value, float) and isinstance(part.threshold, float)]
 
 
-def grade_seeds(lab: str, seeds: int, profile: str, scratch: Path) -> list[dict]:
+UNTOUCHED = "untouched"
+"""The student id of the released notebook handed in as it is, graded beside the seeds."""
+
+
+def grade_seeds(lab: str, seeds: int, profile: str, scratch: Path) -> tuple[list[dict], dict]:
+    """Each seed's row, and the untouched notebook's score, from one graded class."""
     from autograder.pipeline.grading import grade
     from autograder.pipeline.options import GradingOptions
-    from tests.notebooks import execute, solution_notebook
+    from tests.notebooks import execute, released_notebook, solution_notebook
 
     runs = {}  # by student id: each seed is graded as a student of its own
     for seed in range(1, seeds + 1):
@@ -89,9 +95,13 @@ def grade_seeds(lab: str, seeds: int, profile: str, scratch: Path) -> list[dict]
         _, runs[student] = machine.measure(lambda: execute(
             submission / f"{lab}.ipynb", submission, cell_timeout=4 * 3600,
             environment={"LABKIT_SEED": str(seed), "LABKIT_PROFILE": profile}))
+    untouched = scratch / "class" / UNTOUCHED / lab
+    untouched.mkdir(parents=True)
+    (untouched / f"{lab}.ipynb").write_bytes(released_notebook(lab).read_bytes())
     data_dir = os.environ.get("LABKIT_DATA_DIR") or None
     options = GradingOptions(profile=profile, data_dir=Path(data_dir) if data_dir else None)
     results = grade(lab, scratch / "class", scratch / "graded", workers=2, options=options)
+    as_released = next(result for result in results if result.student_id == UNTOUCHED)
     return [{"lab": lab, "seed": int(result.student_id.removeprefix("seed-")), "score": result.score,
              "max_score": result.max_score, "status": result.status, "margins": margins(result),
              **graded_accuracies(result),
@@ -99,7 +109,8 @@ def grade_seeds(lab: str, seeds: int, profile: str, scratch: Path) -> list[dict]
                                           / "metrics.json"),
              "trained_on": trained_on(scratch / "class" / result.student_id / lab / "artifacts" / "metrics.json"),
              "run": runs[result.student_id]}
-            for result in results]
+            for result in results if result.student_id != UNTOUCHED], \
+        {"lab": lab, "score": as_released.score, "max_score": as_released.max_score, "status": as_released.status}
 
 
 def notebook_metrics(path: Path) -> dict[str, dict]:
@@ -128,16 +139,29 @@ def run(arguments: list[str] | None = None) -> dict:
     from benchmarks import lab5_recipe
 
     labs, seeds, profile = parse(arguments)
-    rows = []
+    rows, untouched = [], []
     for lab in labs:
         with tempfile.TemporaryDirectory(prefix=f"labkit-bench-full-marks-{lab}-") as scratch:
-            rows += grade_seeds(lab, seeds, profile, Path(scratch))
-    full = all(row["score"] == row["max_score"] for row in rows)
-    least = min((margin for row in rows for margin in row["margins"].values()), default=0.0)
+            seeded, as_released = grade_seeds(lab, seeds, profile, Path(scratch))
+        rows += seeded
+        untouched.append(as_released)
+    least = least_margin(rows)
     best = lab5_recipe.best_model(rows) if profile == "full" else None
-    return {"profile": profile, "seeds": seeds, "rows": rows, "least_margin": least, "lab5_best_model": best,
-            "target": {"full_marks": True, "margin": MARGIN,
-                       "met": full and least >= MARGIN and (best is None or best["met"] is not False)}}
+    return {"profile": profile, "seeds": seeds, "rows": rows, "untouched": untouched, "least_margin": least,
+            "lab5_best_model": best,
+            "target": {"full_marks": True, "margin": MARGIN, "untouched": 0,
+                       "met": target_met(rows, untouched) and (best is None or best["met"] is not False)}}
+
+
+def least_margin(rows: list[dict]) -> float:
+    return min((margin for row in rows for margin in row["margins"].values()), default=0.0)
+
+
+def target_met(rows: list[dict], untouched: list[dict]) -> bool:
+    """Full marks on every seed, each accuracy at least :data:`MARGIN` over its threshold, 0 untouched."""
+    return (bool(rows) and all(row["score"] == row["max_score"] for row in rows)
+            and least_margin(rows) >= MARGIN
+            and all(row["score"] == 0 and row["status"] == "graded" for row in untouched))
 
 
 def table(result: dict) -> str:
@@ -153,8 +177,10 @@ def table(result: dict) -> str:
                           for model, values in row.get("notebook", {}).items() if "train_seconds" in values)
         lines.append(f"| {row['lab']} | {row['seed']} | {row['score']:g}/{row['max_score']:g} | {shown} | {timed} "
                      f"| {machine.cores(row.get('run'))} | {run_time(row, result['profile'])} |")
-    lines.append(f"\nleast margin {result['least_margin']:+.2%} (target >= {MARGIN:+.1%}, and full marks on every "
-                 f"seed): {'met' if result['target']['met'] else 'NOT met'}")
+    for row in result.get("untouched", []):
+        lines.append(f"| {row['lab']} | untouched | {row['score']:g}/{row['max_score']:g} | {row['status']} | | | |")
+    lines.append(f"\nleast margin {result['least_margin']:+.2%} (target >= {MARGIN:+.1%}, full marks on every "
+                 f"seed and 0 for every untouched notebook): {'met' if result['target']['met'] else 'NOT met'}")
     if result.get("lab5_best_model"):
         from benchmarks import lab5_recipe
 

@@ -15,6 +15,11 @@ with this checkout's, each in a process of its own, and reports how much the
 seconds per submission grew. The baseline's ``autograder`` comes from a
 temporary worktree; ``labkit`` stays this checkout's, the one the sandbox
 mounts (the installed package points at it). Target: at most 10% growth.
+
+``repeat=N`` grades each lab's class N times with each grader, taking turns
+(baseline first, then this checkout first, ...), so that other work on a shared
+machine weighs on both alike; each grader's row is its median run, and every
+run is kept under ``runs`` with the machine's load average before and after it.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -32,21 +38,25 @@ MAX_GROWTH = 0.10
 """How much slower per submission a change may make grading, against its baseline."""
 
 
-def parse(arguments: list[str] | None) -> tuple[list[str], int, str | None]:
+def parse(arguments: list[str] | None) -> tuple[list[str], int, str | None, int]:
+    """The labs, the class size, the baseline revision (or None) and how many times each is graded."""
     from autograder.graders import LABS
 
-    labs, size, baseline = [], SIZE, None
+    labs, size, baseline, repeats = [], SIZE, None, 1
     for argument in arguments or []:
         key, _, value = argument.partition("=")
         if key == "size" and value:
             size = int(value)
         elif key == "baseline" and value:
             baseline = value
+        elif key == "repeat" and value.isdigit() and int(value) >= 1:
+            repeats = int(value)
         elif argument in LABS:
             labs.append(argument)
         else:
-            raise ValueError(f"{argument!r}: name a graded lab ({', '.join(LABS)}), size=N or baseline=REV.")
-    return labs or list(LABS), size, baseline
+            raise ValueError(f"{argument!r}: name a graded lab ({', '.join(LABS)}), size=N, baseline=REV or "
+                             "repeat=N.")
+    return labs or list(LABS), size, baseline, repeats
 
 
 def _reference(lab: str, folder: Path) -> Path:
@@ -85,9 +95,9 @@ def measure(lab: str, size: int, scratch: Path) -> list[dict]:
 
 
 def run(arguments: list[str] | None = None) -> dict:
-    labs, size, baseline = parse(arguments)
+    labs, size, baseline, repeats = parse(arguments)
     if baseline is not None:
-        return side_by_side(labs, size, baseline)
+        return side_by_side(labs, size, baseline, repeats)
     rows = []
     for lab in labs:
         with tempfile.TemporaryDirectory(prefix=f"labkit-bench-grading-{lab}-") as scratch:
@@ -119,13 +129,14 @@ with tempfile.TemporaryDirectory(prefix="labkit-bench-grading-") as scratch:
 """
 
 
-def side_by_side(labs: list[str], size: int, baseline: str) -> dict:
-    """Each lab's class graded by the baseline revision's grader, then by this checkout's, in one run."""
+def side_by_side(labs: list[str], size: int, baseline: str, repeats: int = 1) -> dict:
+    """Each lab's class graded by the baseline revision's grader and by this checkout's, ``repeats`` times
+    each, taking turns, in one run."""
     import subprocess
     import sys
 
     here = Path(__file__).resolve().parent.parent
-    rows = []
+    runs = []
     with tempfile.TemporaryDirectory(prefix="labkit-bench-baseline-") as scratch:
         worktree, code = Path(scratch) / "worktree", Path(scratch) / "code"
         subprocess.run(["git", "-C", str(here), "worktree", "add", "--detach", str(worktree), baseline],
@@ -135,13 +146,20 @@ def side_by_side(labs: list[str], size: int, baseline: str) -> dict:
             for name in ("autograder", "benchmarks", "tests", "solutions", "labs", "nbgrader_config.py"):
                 (code / name).symlink_to(worktree / name)
             for lab in labs:
-                for grader, folder in ((baseline, code), ("this checkout", here)):
-                    done = subprocess.run([sys.executable, "-c", MEASURE_IN_A_PROCESS, lab, str(size)], cwd=folder,
-                                          check=True, capture_output=True, text=True)
-                    rows += [row | {"grader": grader} for row in json.loads(done.stdout.splitlines()[-1])]
+                for turn in range(repeats):
+                    graders = ((baseline, code), ("this checkout", here))
+                    for grader, folder in graders if turn % 2 == 0 else reversed(graders):
+                        load = os.getloadavg()[0]
+                        done = subprocess.run([sys.executable, "-c", MEASURE_IN_A_PROCESS, lab, str(size)],
+                                              cwd=folder, check=True, capture_output=True, text=True)
+                        runs += [row | {"grader": grader, "turn": turn + 1,
+                                        "load_average": [round(load, 2), round(os.getloadavg()[0], 2)]}
+                                 for row in json.loads(done.stdout.splitlines()[-1])]
         finally:
             subprocess.run(["git", "-C", str(here), "worktree", "remove", "--force", str(worktree)],
                            capture_output=True)
+    rows = [median_run(runs, lab, workers, grader) for lab in labs for workers in (1, 2)
+            for grader in (baseline, "this checkout")]
     growth = {}
     for lab in labs:
         for workers in (1, 2):
@@ -149,8 +167,21 @@ def side_by_side(labs: list[str], size: int, baseline: str) -> dict:
                                   and row["workers"] == workers and (row["grader"] == baseline) == is_baseline)
                              for is_baseline in (True, False))
             growth[growth_key(lab, workers)] = round(after / before - 1, 3)
-    return {"rows": rows, "baseline": baseline, "growth": growth,
+    return {"rows": rows, "runs": runs, "repeats": repeats, "baseline": baseline, "growth": growth,
             "target": {"max_growth": MAX_GROWTH, "met": max(growth.values()) <= MAX_GROWTH}}
+
+
+def median_run(runs: list[dict], lab: str, workers: int, grader: str) -> dict:
+    """The run of ``lab`` with ``workers`` by ``grader`` whose seconds per submission are the median (the lower
+    of the middle two for an even count): a run that other work on the machine slowed down moves it least."""
+    mine = runs_of(runs, lab, workers, grader)
+    middle = statistics.median_low(run["seconds_per_submission"] for run in mine)
+    return next(run for run in mine if run["seconds_per_submission"] == middle)
+
+
+def runs_of(runs: list[dict], lab: str, workers: int, grader: str) -> list[dict]:
+    """The runs that graded ``lab`` with ``workers`` by ``grader``, in the order they ran."""
+    return [run for run in runs if (run["lab"], run["workers"], run["grader"]) == (lab, workers, grader)]
 
 
 def table(result: dict) -> str:
@@ -167,10 +198,18 @@ def table(result: dict) -> str:
 
 
 def _growth_table(result: dict) -> str:
-    lines = ["| lab | workers | grader | s / submission | notebook run s | model probes s |",
-             "|---|---:|---|---:|---:|---:|"]
-    lines += [f"| {r['lab']} | {r['workers']} | {r['grader']} | {r['seconds_per_submission']} | "
-              f"{r['notebook_run_seconds_mean']} | {r['model_probe_seconds_mean']} |" for r in result["rows"]]
+    runs = result.get("runs")  # every run, with the load around it: kept since repeat=N
+    lines = ["| lab | workers | grader | s / submission | notebook run s | model probes s |"
+             + (" every run: s / submission (load average before, after) |" if runs else ""),
+             "|---|---:|---|---:|---:|---:|" + ("---|" if runs else "")]
+    for r in result["rows"]:
+        line = (f"| {r['lab']} | {r['workers']} | {r['grader']} | {r['seconds_per_submission']} | "
+                f"{r['notebook_run_seconds_mean']} | {r['model_probe_seconds_mean']} |")
+        if runs:
+            line += " " + ", ".join(f"{run['seconds_per_submission']} ({run['load_average'][0]}, "
+                                    f"{run['load_average'][1]})"
+                                    for run in runs_of(runs, r["lab"], r["workers"], r["grader"])) + " |"
+        lines.append(line)
     growth = ", ".join(f"{key} {value:+.1%}" for key, value in result["growth"].items())
     lines.append(f"\ngrowth per submission against {result['baseline']}: {growth}; target <= "
                  f"{MAX_GROWTH:.0%}: {'met' if result['target']['met'] else 'NOT met'}")

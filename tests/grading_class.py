@@ -62,3 +62,11 @@ def parts(result: SubmissionResult) -> dict:
 def summary(result: SubmissionResult, length: int = 300) -> dict:
     """Each part's verdict and the start of its message: what an assertion shows when it fails."""
     return {part.part: (part.verdict, part.message[:length]) for part in result.parts}
+
+
+def ran_without(result: SubmissionResult, skip: frozenset[str]) -> list[str]:
+    """The cells the grader's notebook run executed, after checking that none of ``skip`` is among them."""
+    ran = result.runs["notebook"]["cells_run"]
+    assert ran, result.runs["notebook"]
+    assert not set(ran) & skip, set(ran) & skip
+    return ran

@@ -10,12 +10,28 @@ from benchmarks import full_marks, grading
 
 
 def test_every_graded_lab_is_measured_unless_some_are_named():
-    assert grading.parse(None) == (list(LABS), grading.SIZE, None)
-    assert grading.parse(["lab3-annealing-augmentation", "size=2"]) == (["lab3-annealing-augmentation"], 2, None)
-    assert grading.parse(["lab1-mnist", "baseline=c0548dd"]) == (["lab1-mnist"], grading.SIZE, "c0548dd")
+    assert grading.parse(None) == (list(LABS), grading.SIZE, None, 1)
+    assert grading.parse(["lab3-annealing-augmentation", "size=2"]) == (["lab3-annealing-augmentation"], 2, None, 1)
+    assert grading.parse(["lab1-mnist", "baseline=c0548dd", "repeat=3"]) == (["lab1-mnist"], grading.SIZE, "c0548dd", 3)
+    with pytest.raises(ValueError, match="repeat=N"):
+        grading.parse(["repeat=0"])
     assert full_marks.parse(["seeds=3", "profile=full"]) == (list(LABS), 3, "full")
     with pytest.raises(ValueError, match="name a graded lab"):
         full_marks.parse(["lab9"])
+
+
+def test_a_grader_s_row_beside_a_baseline_is_its_median_run_and_every_run_is_shown():
+    runs = [{"lab": "lab1-mnist", "workers": 1, "grader": grader, "seconds_per_submission": seconds,
+             "notebook_run_seconds_mean": 15.0, "model_probe_seconds_mean": 8.0, "load_average": [load, load]}
+            for grader, seconds, load in (("c0548dd", 28.5, 1.5), ("this checkout", 29.0, 1.6),
+                                          ("this checkout", 36.0, 5.2), ("c0548dd", 30.1, 2.0),
+                                          ("c0548dd", 41.0, 6.1), ("this checkout", 30.4, 2.1))]
+    rows = [grading.median_run(runs, "lab1-mnist", 1, grader) for grader in ("c0548dd", "this checkout")]
+    assert [row["seconds_per_submission"] for row in rows] == [30.1, 30.4]
+    shown = grading.table({"baseline": "c0548dd", "rows": rows, "runs": runs,
+                           "growth": {"lab1-mnist, 1 worker": 0.01}, "target": {"met": True}})
+    every = "29.0 (1.6, 1.6), 36.0 (5.2, 5.2), 30.4 (2.1, 2.1)"
+    assert f"| lab1-mnist | 1 | this checkout | 30.4 | 15.0 | 8.0 | {every} |" in shown
 
 
 def test_margins_are_measured_minus_threshold_for_the_accuracy_parts_only():
@@ -32,6 +48,20 @@ def test_the_full_marks_target_needs_full_marks_and_the_margin_on_every_seed():
     shown = full_marks.table({"profile": "quick", "seeds": 1, "rows": rows, "least_margin": 0.004,
                               "target": {"met": False}})
     assert "| lab1-mnist | 1 | 10/10 | cnn-accuracy +0.40% |  |" in shown and "NOT met" in shown
+
+
+def test_an_untouched_notebook_that_scores_is_shown_and_fails_the_target():
+    rows = [{"lab": "lab1-mnist", "seed": 1, "score": 14.0, "max_score": 14.0, "status": "graded",
+             "margins": {"test-cnn-accuracy": 0.02}}]
+    untouched = [{"lab": "lab1-mnist", "score": 2.0, "max_score": 14.0, "status": "graded"}]
+    shown = full_marks.table({"profile": "quick", "seeds": 1, "rows": rows, "untouched": untouched,
+                              "least_margin": 0.02, "target": {"met": False}})
+    assert "| lab1-mnist | untouched | 2/14 | graded |" in shown and "NOT met" in shown
+    assert not full_marks.target_met(rows, untouched)
+    assert full_marks.target_met(rows, [{**untouched[0], "score": 0.0}])
+    assert not full_marks.target_met(rows, [{**untouched[0], "score": 0.0, "status": "incomplete"}])
+    assert not full_marks.target_met([{**rows[0], "score": 13.0}], [])
+    assert not full_marks.target_met([{**rows[0], "margins": {"test-cnn-accuracy": 0.004}}], [])
 
 
 def test_a_seed_whose_grading_did_not_finish_shows_its_status():

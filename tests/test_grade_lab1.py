@@ -26,7 +26,8 @@ from autograder import sandbox
 from autograder.pipeline.grading import grade, result_path
 from autograder.pipeline.options import GradingOptions
 from autograder.pipeline.results import SubmissionResult, read_result
-from tests.grading_class import require_sandbox
+from autograder.graders import lab1_mnist as lab1
+from tests.grading_class import ran_without, require_sandbox
 from tests.grading_corpus import CASES, LAB, PARTS, Sources, build_class
 from tests.notebooks import released_notebook
 
@@ -99,9 +100,10 @@ def test_untouched_notebook_fails_every_part_with_a_reason_and_runs_every_test_c
     result = graded.results["untouched"]
     assert result.status == "graded" and result.score == 0
     assert all(part.verdict == "fail" and part.message for part in result.parts)
-    assert [test.grade_id for test in result.notebook_tests] == list(PARTS)
+    assert [test.grade_id for test in result.notebook_tests] == [p for p in PARTS if p not in lab1.SKIP]
     assert not any(test.passed for test in result.notebook_tests)
     assert result.runs["notebook"]["status"] == "ok"
+    assert ran_without(result, lab1.SKIP)[-1] == "probe:test-train-step"  # no training cell ran
 
 
 def test_accuracy_is_measured_by_the_grader_against_the_quick_target(graded, reference_submission):
@@ -133,9 +135,9 @@ def test_in_notebook_tests_are_shown_but_never_counted(graded):
     assert any(test.passed for test in faked.notebook_tests)  # the exploit fooled its own kernel
     assert faked.score == 0
     hard_coded = graded.results["hard-coded-accuracy"]
-    seen = {t.grade_id: (t.passed, t.output[:300]) for t in hard_coded.notebook_tests}
-    assert seen["test-fc-accuracy"][0], ("the claimed accuracy should fool the notebook's own check",
-                                         hard_coded.runs["notebook"], seen)
+    # The grader's run leaves the accuracy checks out: the claimed accuracy never even reaches one.
+    assert "test-fc-accuracy" in lab1.SKIP
+    assert "test-fc-accuracy" not in {t.grade_id for t in hard_coded.notebook_tests}
     assert hard_coded.score == 0
 
 

@@ -35,7 +35,7 @@ from autograder.pipeline.grading_secret import GradingSecret
 from autograder.pipeline.results import SubmissionResult, judged
 from autograder.sandbox.output import OutputFolder
 from autograder.scoring import keras_models
-from tests.grading_class import grade_class, parts, summary
+from tests.grading_class import grade_class, parts, ran_without, summary
 from tests.grading_class import with_source as _with_source
 from tests.grading_class import write_notebook as _write
 from tests.notebooks import released_notebook, solution_notebook
@@ -166,6 +166,8 @@ def test_the_reference_solution_gets_full_marks_from_the_grader_s_own_measuremen
     answer = json.loads((reference / "artifacts" / "metrics.json").read_text())["most_confused"]
     assert parts(result)["test-most-confused"].value.startswith(f"{answer[0]} → {answer[1]}: ")
     assert all(test.passed for test in result.notebook_tests), result.notebook_tests
+    assert ran_without(result, lab2.SKIP)[-3:] == [f"probe:{p}" for p in (lab2.TRAINING, lab2.PREDICTED_CLASSES,
+                                                                           lab2.NORMALIZED_CONFUSION)]
 
 
 @pytest.mark.slow
@@ -178,7 +180,8 @@ def test_the_untouched_notebook_gets_nothing_with_a_reason_for_every_part(graded
     assert "NotImplementedError" in parts(result)["test-predicted-classes"].message
     assert "NotImplementedError" in parts(result)["test-normalized-confusion"].message
     assert "artifacts/metrics.json is missing" in parts(result)["test-most-confused"].message
-    assert [test.grade_id for test in result.notebook_tests] == list(PARTS)
+    assert [test.grade_id for test in result.notebook_tests] == [p for p in PARTS if p not in lab2.SKIP]
+    ran_without(result, lab2.SKIP)
     assert not any(test.passed for test in result.notebook_tests)
 
 

@@ -53,6 +53,11 @@ diagonal is accepted, and so is any pair within ``NEAR_TIE`` of it (from
 :mod:`labkit.settings`, where the notebook's own check reads its tolerance too):
 near ties, and the few images whose prediction may differ between machines, do
 not decide a grade.
+
+The notebook is run without the cells that only train, evaluate, plot results
+or save (``SKIP``): the model is graded from ``artifacts/``, the most confused
+pair from ``metrics.json``, and the probes need only the cells that define the
+functions they call.
 """
 
 from __future__ import annotations
@@ -86,6 +91,12 @@ TRAINING = "test-training"
 PREDICTED_CLASSES = "test-predicted-classes"
 NORMALIZED_CONFUSION = "test-normalized-confusion"
 MOST_CONFUSED = "test-most-confused"
+SKIP = frozenset({
+    "look", "train", "test-training", "evaluate", "test-cnn-accuracy", "predict", "confusion", "recall",
+    "most-confused", "test-most-confused", "shirt-mistakes", "save", "check-submission",
+})
+"""Cells left out of the sandboxed run: they only train, evaluate, plot results or save (and the test
+cells that need their results). Nothing a probe or a kept test cell uses is defined there."""
 PROBABILITY_ROWS = 400
 TRAINING_IMAGES = (300, 700)
 """The probe's training set holds this many copies of its image, drawn from the run's secret."""
@@ -286,7 +297,7 @@ class Grader(LabGrader):
                                                             context.confusion, probe_out)),
         ]
         probed_parts, tests, notes = notebook_parts.grade(copy, LAB, context.released, context.probes,
-                                                          probed, list(points), context.options, runs)
+                                                          probed, list(points), context.options, runs, skip=SKIP)
         parts.update(probed_parts)
         parts[MOST_CONFUSED] = most_confused_part(MOST_CONFUSED, points[MOST_CONFUSED], answer, graded,
                                                   context.evaluation, context.class_names, context.near_tie)

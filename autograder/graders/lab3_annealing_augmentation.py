@@ -73,7 +73,7 @@ from autograder.sandbox import output as sandbox_output
 from autograder.sandbox.output import OutputFolder, OutputRefused
 from autograder.sandbox.untrusted import UntrustedDataError, finite_float, loads_json
 from autograder.scoring import evaluation_sets, keras_models, transformed_copies
-from autograder.scoring.keras_models import SavedModel
+from autograder.scoring.keras_models import ModelProbe, SavedModel
 
 LAB = "lab3-annealing-augmentation"
 INPUT_SHAPE = (28, 28, 1)
@@ -214,7 +214,10 @@ class Grader(LabGrader):
         records, records_problem = read_records(copy / "artifacts")
         comet_runs = comet_review.read_runs(copy / "comet-offline")
         saved_rate, saved_rate_problem = saved_learning_rate(copy / "artifacts", "annealed.keras")
-        measured = {model.name: measure(copy, model, context) for model in MODELS}
+        files = [copy / "artifacts" / f"{model.name}.keras" for model in MODELS]
+        found = keras_models.probe_files(files, context.mixed.rows, INPUT_SHAPE, context.options.probe_limits)
+        measured = {model.name: measure(model, probed, context, path.name)
+                    for model, probed, path in zip(MODELS, found, files)}
         # The architecture part is plain.keras'; each file's accuracy counts only if that file is build_cnn's CNN.
         plain = measured["plain"].graded
         annealed = annealed_part(measured, context, records.get("annealed"), records_problem, comet_runs,
@@ -224,7 +227,7 @@ class Grader(LabGrader):
                  annealed.part: annealed, augmented.part: augmented}
         fingerprints = {name: found.graded.fingerprint for name, found in measured.items()
                         if found.graded.fingerprint is not None}
-        runs = {f"{name} model": found.graded.run for name, found in measured.items()}
+        runs = keras_models.GradedModels({name: found.graded for name, found in measured.items()}).runs
         points = context.points
         probed = [
             notebook_parts.ProbedPart(
@@ -264,10 +267,9 @@ class Measured:
     test_loss: float | None  # their mean cross-entropy, as Keras' evaluate computes it
 
 
-def measure(copy: Path, model: SavedModel, context: Context) -> Measured:
-    """Probe ``artifacts/<name>.keras`` once, on the evaluation set and the transformed copies together."""
-    model_file = copy / "artifacts" / f"{model.name}.keras"
-    found = keras_models.probe(model_file, context.mixed.rows, INPUT_SHAPE, context.options.probe_limits)
+def measure(model: SavedModel, found: ModelProbe, context: Context, file_name: str) -> Measured:
+    """Judge what the probe ``found`` in ``artifacts/<name>.keras``, run on the evaluation set and the
+    transformed copies together."""
     kept, on_transformed = transformed_copies.split(found, context.mixed)
     points = context.points
     architecture = keras_models.architecture_part(model.model_part, points[model.model_part], kept,
@@ -275,7 +277,7 @@ def measure(copy: Path, model: SavedModel, context: Context) -> Measured:
     accuracy = accuracy_part(model.accuracy_part, points[model.accuracy_part], kept, context.mixed.evaluation,
                              context.targets[model.name], model.what)
     graded = keras_models.GradedModel(
-        kept, architecture, gated(accuracy, architecture, model_file.name), found.fingerprint,
+        kept, architecture, gated(accuracy, architecture, file_name), found.fingerprint,
         {"seconds": round(found.seconds, 2), "peak_memory_bytes": found.peak_memory_bytes})
     accuracy_value, loss = test_metrics(kept.predictions, context.mixed.evaluation)
     return Measured(graded, on_transformed, accuracy_value, loss)

@@ -18,6 +18,7 @@ import tempfile
 import time
 import traceback
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from pathlib import Path
 
@@ -107,12 +108,11 @@ def grade(lab: str, submissions_dir: str | Path, out: str | Path, *, workers: in
     results: dict[str, SubmissionResult] = {}
     scratch_root = None if cluster is None else cluster.scratch
     with tempfile.TemporaryDirectory(prefix=f"labkit-grading-{lab}-", dir=scratch_root) as scratch, \
-            clusters.start(cluster, workers) as where:
+            clusters.start(cluster, workers, preload=(__name__, graders.LABS[lab])) as where:
         if on_start is not None:
             on_start(len(found), where.dashboard)
         scratch = Path(scratch)
-        context = grader.setup(scratch / "batch", options)
-        book = gradebook.open_for(out, lab, grader.source_notebook())
+        context, book = _set_up(grader, scratch / "batch", options, out, lab)
         try:
             pending = []
             for submission in found:
@@ -160,6 +160,24 @@ def grade(lab: str, submissions_dir: str | Path, out: str | Path, *, workers: in
     comet_review.write_index(out / "comet-review.csv", review, measured_on)
     dashboard.write_dashboard(dashboard.page_path(out, lab), lab, ordered, similar, review)
     return ordered
+
+
+def _set_up(grader, scratch: Path, options: GradingOptions, out: Path, lab: str):
+    """The grader's context for the batch, and the gradebook, opened on a thread beside the set-up.
+
+    Opening a new gradebook, nbgrader runs ``alembic`` for seconds in a process of its own, which need
+    not wait for the set-up (evaluation images, reference results). The gradebook is used from this
+    thread afterwards: nbgrader's sessions are per thread, on one SQLite file.
+    """
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="gradebook") as beside:
+        opening = beside.submit(gradebook.open_for, out, lab, grader.source_notebook())
+        try:
+            context = grader.setup(scratch, options)
+        except BaseException:
+            if opening.exception() is None:
+                opening.result().close()
+            raise
+        return context, opening.result()
 
 
 def identical_models(results: list[SubmissionResult]) -> list[model_fingerprints.SimilarPair]:

@@ -77,10 +77,30 @@ def grade(copy: Path, lab: str, released, folders: notebook_run.ProbeFolders, pr
                            data_dir=options.data_dir, skip=skip)
     runs["notebook"] = {"status": run.sandbox.status, "outcome": run.outcome,
                         "seconds": round(run.sandbox.seconds, 2),
-                        "peak_memory_bytes": run.sandbox.peak_memory_bytes}
+                        "peak_memory_bytes": run.sandbox.peak_memory_bytes,
+                        "cells_run": cells_run(run.executed)}
     reported = [grade_id for grade_id in graded_ids if grade_id not in skip]
     tests = notebooks.notebook_tests(run.executed, reported) if run.executed is not None else ()
     return {p.part: _judged(run, p, options) for p in probed}, tests, notes
+
+
+def cells_run(executed) -> list[str]:
+    """The ids of the code cells the run executed, in order (the probe cells by their part's name).
+
+    What the grader's record shows of the cells ``skip`` left out: they are not among these. The
+    executed notebook comes out of the sandbox, so this is the run's record, never a verdict (and
+    bounded: :data:`MAX_CELLS_RECORDED`).
+    """
+    if executed is None:
+        return []
+    ran = []
+    for cell in executed.cells:
+        if cell.get("cell_type") == "code" and cell.get("execution_count") is not None:
+            ran.append(str(cell.get("metadata", {}).get("autograder") or cell.get("id") or "?")[:100])
+    return ran[:MAX_CELLS_RECORDED]
+
+
+MAX_CELLS_RECORDED = 500
 
 
 def _judged(run, probed: ProbedPart, options: GradingOptions) -> PartResult:

@@ -1,11 +1,12 @@
 """Judging a student's saved Keras model: its architecture and its test accuracy.
 
 The model file is loaded only inside the sandbox, by the probe
-``probes/keras_model.py``, in a run that sees nothing but that file and the
-evaluation images. What comes back is data (a JSON summary of the layers, an
-array of predictions, the weights' fingerprint), validated here before anything
-is computed from it; the labels stay here, so the accuracy is the grader's own
-measurement.
+``probes/keras_model.py``, in a run that sees nothing but the submission's model
+files and the evaluation images: one run for all of a submission's files, so that
+TensorFlow starts once (:func:`probe_files`). What comes back is data (a JSON
+summary of the layers, an array of predictions, the weights' fingerprint),
+validated here before anything is computed from it; the labels stay here, so the
+accuracy is the grader's own measurement.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -90,11 +91,36 @@ class ModelProbe:
     seconds: float = 0.0
     peak_memory_bytes: int = 0
     fingerprint: ModelFingerprint | None = None  # of the weights, to find copies
+    run_files: tuple[str, ...] = ()  # the names of the files the sandbox run probed: this one, or several
 
 
 def probe(model_file: Path, evaluation: EvaluationSet, input_shape: Sequence[int],
           limits: sandbox.Limits) -> ModelProbe:
     """Load ``model_file`` in a sandbox, describe it, run it on the evaluation images, fingerprint its weights."""
+    return probe_files([model_file], evaluation, input_shape, limits)[0]
+
+
+def probe_files(model_files: Sequence[Path], evaluation: EvaluationSet, input_shape: Sequence[int],
+                limits: sandbox.Limits) -> list[ModelProbe]:
+    """:func:`probe` for each of one submission's ``model_files``, all in one sandbox run: TensorFlow starts once.
+
+    The files are all one student's, so sharing a run shows none of them anything of another student's.
+    A file whose probing that run did not finish (a file before it could not be loaded, or a limit
+    stopped the run) is probed again in a run of its own: each file's verdict is the one a run of its
+    own gives.
+    """
+    found: list[ModelProbe | None] = [_refused(model_file) for model_file in model_files]
+    loadable = [index for index, refused in enumerate(found) if refused is None]
+    together = _probe_in_one_run([model_files[index] for index in loadable], evaluation, input_shape, limits)
+    for index, (probed, finished) in zip(loadable, together):
+        if not finished and len(loadable) > 1:
+            probed, _ = _probe_in_one_run([model_files[index]], evaluation, input_shape, limits)[0]
+        found[index] = probed
+    return found
+
+
+def _refused(model_file: Path) -> ModelProbe | None:
+    """Why ``model_file`` is not even loaded (missing, too large, not a zip archive), or None."""
     if not model_file.is_file():
         return ModelProbe(problem=f"{model_file.parent.name}/{model_file.name} is missing: run the save "
                                   "cell at the end of the notebook and hand in the artifacts/ folder.")
@@ -105,23 +131,57 @@ def probe(model_file: Path, evaluation: EvaluationSet, input_shape: Sequence[int
     if not zipfile.is_zipfile(model_file):
         return ModelProbe(problem=f"{model_file.name} is not a Keras model file (a .keras file is a zip "
                                   "archive); save the model with model.save(...) as the save cell does.")
+    return None
+
+
+def _probe_in_one_run(model_files: Sequence[Path], evaluation: EvaluationSet, input_shape: Sequence[int],
+                      limits: sandbox.Limits) -> list[tuple[ModelProbe, bool]]:
+    """Each file's findings from one sandbox run of the probe, and whether its probing went to its end."""
+    if not model_files:
+        return []
     with tempfile.TemporaryDirectory(prefix="labkit-probe-") as scratch:
         workdir = Path(scratch)
-        shutil.copyfile(model_file, workdir / "model.keras")
-        (workdir / "out").mkdir()
+        arguments = []
+        for index, model_file in enumerate(model_files):
+            shutil.copyfile(model_file, workdir / f"model-{index}.keras")
+            (workdir / f"out-{index}").mkdir()
+            arguments += [str(workdir / f"model-{index}.keras"), str(workdir / f"out-{index}")]
         script = evaluation.folder / probes.KERAS_MODEL.name
         run = sandbox.run(
-            [*sandbox.python_argv(), str(script), str(workdir / "model.keras"), str(evaluation.inputs),
-             json.dumps(list(input_shape)), str(workdir / "out")],
+            [*sandbox.python_argv(), str(script), str(evaluation.inputs), json.dumps(list(input_shape)), *arguments],
             workdir=workdir, readonly=[evaluation.folder], limits=limits,
             env={"KERAS_BACKEND": "tensorflow", "TF_CPP_MIN_LOG_LEVEL": "2", "CUDA_VISIBLE_DEVICES": ""},
         )
-        out = sandbox_output.OutputFolder(workdir, "out")
-        summary, summary_problem = _read_summary(out)
-        predictions, problem = _read_predictions(out, len(evaluation.labels), evaluation.classes)
-        fingerprint = read_fingerprint(out, "weights.json")
+        probed, found = tuple(model_file.name for model_file in model_files), []
+        for index in range(len(model_files)):
+            out = sandbox_output.OutputFolder(workdir, f"out-{index}")
+            finished = _finished(out)
+            found.append((replace(_findings(out, evaluation, run, finished), run_files=probed), finished))
+    return found
+
+
+PROBE_DONE = "done"
+"""The file ``probes/keras_model.py`` writes last in a model's folder: that file's probing went to its end."""
+
+
+def _finished(out: sandbox_output.OutputFolder) -> bool:
+    try:
+        return out.read_bytes(PROBE_DONE, 16) == PROBE_DONE.encode()
+    except (FileNotFoundError, sandbox_output.OutputRefused):
+        return False
+
+
+def _findings(out: sandbox_output.OutputFolder, evaluation: EvaluationSet, run, finished: bool) -> ModelProbe:
+    """What the probe wrote into ``out``, checked; the run's status decides the verdict when it stopped this file.
+
+    A file whose probing finished was judged as in a run of its own that ended well, whatever a file
+    probed after it did to the run.
+    """
+    summary, summary_problem = _read_summary(out)
+    predictions, problem = _read_predictions(out, len(evaluation.labels), evaluation.classes)
+    fingerprint = read_fingerprint(out, "weights.json")
     verdict = "fail"
-    if predictions is None and run.status != "ok":
+    if predictions is None and not finished and run.status != "ok":
         # A file the probe cannot load (status "error") is the submission's failure; a run the
         # sandbox had to stop could not be judged.
         verdict = "fail" if run.status == "error" else SANDBOX_VERDICTS.get(run.status, "error")
@@ -288,16 +348,24 @@ class GradedModels:
 
     @property
     def runs(self) -> dict[str, dict]:
-        return {f"{name} model": graded.run for name, graded in self.by_name.items()}
+        """Each sandbox run that probed the models, once: "fc model" for one file, "fc and cnn models" for two."""
+        runs = {}
+        for name, graded in self.by_name.items():
+            together = [Path(file).stem for file in graded.found.run_files] or [name]
+            runs[f"{' and '.join(together)} model{'s' * (len(together) > 1)}"] = graded.run
+        return runs
 
 
 def grade_models(folder: Path, models: Sequence[SavedModel], points: Mapping[str, float],
                  checks: Mapping[str, Any], targets: Mapping[str, float], evaluation: EvaluationSet,
                  input_shape: Sequence[int], limits: sandbox.Limits) -> GradedModels:
-    """:func:`grade_model` for each of ``models``: ``checks`` by model part, ``targets`` by model name."""
-    return GradedModels({model.name: grade_model(folder, model, points, checks[model.model_part],
-                                                 targets[model.name], evaluation, input_shape, limits)
-                         for model in models})
+    """Probe ``folder/artifacts/<name>.keras`` of every one of ``models`` (together: :func:`probe_files`) and
+    judge each (:func:`judge_model`): ``checks`` by model part, ``targets`` by model name."""
+    files = [folder / "artifacts" / f"{model.name}.keras" for model in models]
+    found = probe_files(files, evaluation, input_shape, limits)
+    return GradedModels({model.name: judge_model(model, probed, points, checks[model.model_part], targets[model.name],
+                                                 evaluation, model_file.name)
+                         for model, probed, model_file in zip(models, found, files)})
 
 
 def grade_model(folder: Path, model: SavedModel, points: Mapping[str, float], check, target: float,
@@ -306,16 +374,22 @@ def grade_model(folder: Path, model: SavedModel, points: Mapping[str, float], ch
 
     ``check`` is the hidden test's :class:`autograder.pipeline.source.ArchitectureCheck`.
     """
-    model_file = folder / "artifacts" / f"{model.name}.keras"
-    found = probe(model_file, evaluation, input_shape, limits)
-    # One sandboxed run of one file measured both: the accuracy counts only for the architecture that passed.
+    graded = grade_models(folder, [model], points, {model.model_part: check}, {model.name: target}, evaluation,
+                          input_shape, limits)
+    return graded.by_name[model.name]
+
+
+def judge_model(model: SavedModel, found: ModelProbe, points: Mapping[str, float], check, target: float,
+                evaluation: EvaluationSet, file_name: str) -> GradedModel:
+    """The architecture and accuracy parts of what the probe ``found`` in the file ``file_name``."""
+    # One sandboxed probing of one file measured both: the accuracy counts only for the architecture that passed.
     architecture = architecture_part(model.model_part, points[model.model_part], found, check.spec, check.check)
     accuracy = accuracy_part(model.accuracy_part, points[model.accuracy_part], found, evaluation, target,
                              model.what)
     return GradedModel(
         found,
         architecture,
-        gated(accuracy, architecture, model_file.name),
+        gated(accuracy, architecture, file_name),
         found.fingerprint,
         {"seconds": round(found.seconds, 2), "peak_memory_bytes": found.peak_memory_bytes})
 
