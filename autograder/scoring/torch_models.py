@@ -17,6 +17,13 @@ and the file must fit it exactly. Three layers of checks, from cheap to costly:
    inside the sandbox (``probes/torch_model.py``) and runs them on the
    grader's evaluation images; only the predictions come back, validated
    here, and the labels never leave this process.
+
+A network is rebuilt at the width the student's record states (``metrics.json``,
+a row of a comparison table); a file that fits another of the notebook's widths
+is named as such (:func:`width_mismatch`), since the fix is to keep the record
+and the file from the same run. Two verdicts come straight from these checks: a
+file that fits and ran (:func:`fitted_part`), and a transferred network whose
+feature extractor is still its source's, value for value (:func:`with_frozen_features`).
 """
 
 from __future__ import annotations
@@ -27,14 +34,15 @@ import shutil
 import tempfile
 import zipfile
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
 
 from autograder import probes, sandbox
-from autograder.pipeline.results import SANDBOX_VERDICTS
+from autograder.pipeline.results import SANDBOX_VERDICTS, PartResult, judged, not_judged
 from autograder.sandbox import output as sandbox_output
+from autograder.scoring import evaluation_sets, perturbed_copies
 from autograder.scoring.model_fingerprints import ModelFingerprint
 from autograder.scoring.model_fingerprints import read as read_fingerprint
 from labkit.handin import MAX_MODEL_BYTES
@@ -172,6 +180,45 @@ def checked_file(path: Path, expected: Reference, what: str) -> str | None:
     return None
 
 
+def file_problem(path: Path) -> str | None:
+    """Why ``path`` is not a readable safetensors file at all (step 1), or None."""
+    try:
+        read_header(path)
+    except StateFileError as error:
+        return str(error)
+    return None
+
+
+@dataclass(frozen=True)
+class WidthRecord:
+    """Where a network's width is claimed, and what keeps file and claim from one run."""
+
+    where: str  # "artifacts/metrics.json"
+    advice: str  # "keep the notebook's VGG_WIDTH and run the save cell again"
+
+
+def width_mismatch(path: Path, claimed: Reference, by_width: Mapping[float, Reference],
+                   record: WidthRecord) -> str | None:
+    """When the file fits another of the notebook's widths than the one claimed, that, in one sentence."""
+    try:
+        header = read_header(path)
+    except StateFileError:
+        return None
+    fits = [width for width, reference in by_width.items() if not differences(header, reference)]
+    if not fits:
+        return None
+    network = models_class_name(claimed.architecture)
+    return (f"{path.name} holds {network} weights of width {fits[0]:g}, but {record.where} says width {claimed.width:g}. "
+            f"The grader rebuilds the network from that record: {record.advice}, so that both come from the same run.")
+
+
+def models_class_name(architecture: str) -> str:
+    """``"VGG"`` for ``"vgg"``: the class :func:`labkit.models.build` makes, as the feedback names it."""
+    from labkit.models import ARCHITECTURES
+
+    return ARCHITECTURES[architecture].split(":")[1]
+
+
 # --- 3. in the sandbox ---------------------------------------------------------------------------------
 
 
@@ -203,6 +250,18 @@ def write_evaluation_set(folder: Path, name: str, inputs: np.ndarray, labels: np
     return EvaluationSet(folder, name, np.asarray(labels), description, copied)
 
 
+def write_images(folder: Path, name: str, images: evaluation_sets.Images, normalization: str,
+                 copies_from: np.random.Generator | None) -> EvaluationSet:
+    """``images`` and their perturbed copies (:mod:`autograder.scoring.perturbed_copies`; None: the images
+    alone, in order), normalised as the notebook's batches are (``labkit.data.to_torch_tensors``), written
+    by :func:`write_evaluation_set`."""
+    import labkit
+
+    rows = perturbed_copies.with_copies(images.images, images.labels, copies_from)
+    inputs, labels = labkit.data.to_torch_tensors(rows.images, rows.labels, normalize=normalization)
+    return write_evaluation_set(folder, name, inputs.numpy(), labels.numpy(), images.description, rows.copied)
+
+
 @dataclass(frozen=True)
 class ModelRun:
     """One network to load and run: the student's file, the network it must fit, the images."""
@@ -225,6 +284,20 @@ class Predictions:
     predictions: np.ndarray | None = None
     problem: str | None = None
     verdict: str = "fail"
+
+
+def fitted_part(part: str, points: float, found: Predictions, reference: Reference, file: str, what: str,
+                images: int) -> PartResult:
+    """A pass when ``file`` fits ``reference`` exactly and ran: its outputs came back for ``images`` images."""
+    threshold = f"{reference.parameter_count:,} parameters"
+    if found.predictions is None:
+        if found.verdict == "fail":
+            return judged(part, points, False, found.problem or f"{what} gave no outputs.", threshold=threshold)
+        return not_judged(part, points, found.verdict, found.problem or f"{what} could not be run.")
+    return judged(part, points, True,
+                  f"{file} loads strictly into {reference.describe()} (every tensor's name, shape and type: "
+                  f"{reference.parameter_count:,} parameters) and gives {reference.num_classes} scores for each of "
+                  f"{images:,} images.", value=threshold, threshold=threshold)
 
 
 @dataclass(frozen=True)
@@ -324,3 +397,32 @@ def changed_tensors(before: Path, after: Path, names: Sequence[str]) -> list[str
 
     first, second = load_file(str(before)), load_file(str(after))
     return [name for name in names if not np.array_equal(first[name], second[name])]
+
+
+def with_frozen_features(result: PartResult, source_file: Path, transferred_file: Path, source: Reference | None,
+                         transferred: Reference, source_problem: str | None, variable: str) -> PartResult:
+    """``result``, the transferred network's accuracy part, failed unless its feature extractor's parameters
+    are exactly those of the network it was transferred from: the features were frozen.
+
+    ``source_problem`` says why ``source_file`` cannot be compared (None: it can); ``variable`` is the
+    notebook's name of the transferred network, for the fix.
+    """
+    network = models_class_name(transferred.architecture)  # "VGG"
+    if source_problem is not None:
+        problem = f"Whether its features were frozen cannot be checked: {source_problem}"
+    elif transferred.width != source.width:
+        problem = (f"Its width ({transferred.width:g}) is not your {network}'s ({source.width:g}): transfer a "
+                   f"copy of the {network} itself.")
+    else:
+        names = sorted(name for name in source.parameters if name.startswith("features."))
+        changed = changed_tensors(source_file, transferred_file, names)
+        if not changed:
+            return replace(result, message=f"{result.message} Its {len(names)} feature-extractor parameters are "
+                           f"those of {source_file.name}: the features were frozen.")
+        problem = (
+            f"{len(changed)} of the {len(names)} parameters of its feature extractor differ from {source_file.name}' "
+            f"(e.g. {', '.join(changed[:3])}): the features were trained, not frozen. Call "
+            f"{variable}.features.requires_grad_(False) before making the optimizer, and give it only the "
+            "parameters that still require gradients.")
+    return judged(result.part, result.max_points, False, f"{result.message} {problem}", value=result.value,
+                  threshold=result.threshold)
