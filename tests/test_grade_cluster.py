@@ -13,6 +13,8 @@ submission that kills its worker each time is simulated, by a worker plugin
 
 from __future__ import annotations
 
+import dataclasses
+
 import os
 import signal
 import subprocess
@@ -47,6 +49,21 @@ def test_a_cluster_is_named_local_n_a_scheduler_s_address_or_slurm():
         clusters.Cluster("local:2", queue="short")
     with pytest.raises(ValueError, match="--jobs"):
         clusters.Cluster("slurm", jobs=0)
+
+
+def test_each_worker_s_sandboxes_get_its_share_of_its_host_s_cores():
+    from autograder.pipeline.options import GradingOptions
+
+    assert clusters.Cluster("local:2").threads_per_worker(16) == 8
+    assert clusters.Cluster("local:4").threads_per_worker(2) == 1  # never none
+    assert clusters.Cluster("slurm").threads_per_worker(64) == 1  # a SLURM worker has one core
+    assert clusters.Cluster("tcp://head:8786").threads_per_worker(16) is None  # its hosts are not known here
+    options = GradingOptions()
+    shared = options.with_threads(3)
+    assert shared.notebook_limits.threads == shared.probe_limits.threads == 3
+    assert shared.probe_limits.wall_seconds == options.probe_limits.wall_seconds and shared.secret is options.secret
+    chosen = dataclasses.replace(options, probe_limits=dataclasses.replace(options.probe_limits, threads=5))
+    assert chosen.with_threads(1).probe_limits.threads == 5  # an instructor's own choice is kept
 
 
 @pytest.mark.parametrize("arguments, says", [

@@ -237,6 +237,23 @@ def test_the_environment_holds_no_secrets(workdir: Path, monkeypatch):
     assert seen["LABKIT_PROFILE"] == "quick" and seen["HOME"] == str(workdir)
 
 
+def test_sandboxes_side_by_side_are_held_to_their_share_of_threads(workdir: Path):
+    """Each library's thread count is the limit's: two workers' PyTorch must not spin on each other's cores."""
+    code = """
+        import json, os, torch
+        print(json.dumps({"omp": os.environ.get("OMP_NUM_THREADS"), "torch": torch.get_num_threads(),
+                          "tf": os.environ.get("TF_NUM_INTRAOP_THREADS")}))
+    """
+    limits = dataclasses.replace(SMALL, memory_bytes=2 * 2**30, wall_seconds=60)
+    held = facts(code, workdir, limits=dataclasses.replace(limits, threads=1))
+    assert held == {"omp": "1", "torch": 1, "tf": "1"}
+    free = facts(code, workdir, limits=limits)
+    assert free["omp"] is None and free["tf"] is None
+    for wrong in (0, -1, True, 1.5):
+        with pytest.raises(ValueError, match="Limits.threads"):
+            python("print(1)", workdir, limits=dataclasses.replace(SMALL, threads=wrong))
+
+
 GRADER = """
 import json, sys
 from pathlib import Path

@@ -105,6 +105,16 @@ class Cluster:
         if kind(self.spec) != "slurm" and self.queue is not None:
             raise ValueError("--queue names a SLURM partition: use it with --cluster slurm.")
 
+    def threads_per_worker(self, cores_here: int) -> int | None:
+        """Each worker's share of its host's cores, for its sandboxes' compute threads; None where unknown.
+
+        ``local:N`` shares this machine's cores; a SLURM worker has one core of its own; a running
+        scheduler's hosts are not known from here.
+        """
+        if kind(self.spec) == "local":
+            return max(1, cores_here // int(self.spec.partition(":")[2]))
+        return 1 if kind(self.spec) == "slurm" else None
+
 
 def kind(spec: str) -> str:
     """``local``, ``scheduler`` or ``slurm``; ValueError, saying what is accepted, for anything else."""

@@ -13,6 +13,7 @@ batch goes on.
 from __future__ import annotations
 
 import logging
+import os
 import shutil
 import tempfile
 import time
@@ -94,6 +95,10 @@ def grade(lab: str, submissions_dir: str | Path, out: str | Path, *, workers: in
         raise ValueError(f"workers={workers} sizes this machine's pool; a cluster's workers are its own "
                          "(local:N for N here).")
     options = options or GradingOptions()
+    cores = len(os.sched_getaffinity(0))
+    threads = max(1, cores // workers) if cluster is None else cluster.threads_per_worker(cores)
+    if threads is not None:  # the workers' sandboxes share their host's cores
+        options = options.with_threads(threads)
     grader = graders.grader_for(lab)
     out = Path(out)
     found, refused = submissions.find(Path(submissions_dir), lab)

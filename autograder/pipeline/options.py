@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from autograder import sandbox
@@ -45,6 +45,16 @@ class GradingOptions:
     data_dir: Path | None = field(default_factory=lambda: _data_dir_from_environment())
     evaluation_dir: Path | None = None
     secret: GradingSecret = field(default_factory=GradingSecret.fresh, repr=False)
+
+    def with_threads(self, threads: int) -> GradingOptions:
+        """These options with every sandbox held to ``threads`` compute threads (a limit's own is kept).
+
+        Sandboxes run side by side share their host's cores: see
+        :data:`autograder.sandbox.bubblewrap.THREAD_VARIABLES`.
+        """
+        return replace(self, **{name: limits if limits.threads is not None else replace(limits, threads=threads)
+                                for name, limits in (("notebook_limits", self.notebook_limits),
+                                                     ("probe_limits", self.probe_limits))})
 
 
 def _data_dir_from_environment() -> Path | None:

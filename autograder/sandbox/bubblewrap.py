@@ -156,6 +156,14 @@ class Limits:
     file_bytes: int = 512 * 2**20  # largest single file the sandbox may write (RLIMIT_FSIZE)
     disk_bytes: int = 2 * 2**30  # total it may write into workdir and /tmp (a tmpfs: RAM, beside memory_bytes)
     files: int = 100_000  # files and folders in workdir and /tmp (each costs RAM on the tmpfs)
+    threads: int | None = None  # compute threads of OpenMP, BLAS, PyTorch, TensorFlow; None: one per core
+
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                    "TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS")
+"""What the numerical libraries read for their thread count. Sandboxes run side by side share the
+cores: each library starting one thread per core in each of them oversubscribes the machine, and
+PyTorch's spinning OpenMP threads then make two workers slower than one."""
 
 
 @dataclass(frozen=True)
@@ -359,7 +367,7 @@ def bwrap_options(
     args += ["--chdir", "/", "--clearenv"]
     for destination, fd in data_fds.items():
         args += ["--perms", "0644", "--ro-bind-data", str(fd), destination]
-    for name, value in _environment(workdir, env).items():
+    for name, value in _environment(workdir, env, limits.threads).items():
         args += ["--setenv", name, value]
     return args
 
@@ -511,12 +519,16 @@ def _inside(limits: Limits) -> list[str]:
     ]  # fmt: skip
 
 
-def _environment(workdir: Path, extra: Mapping[str, str]) -> dict[str, str]:
-    """The sandbox's whole environment: a plain PATH, HOME in workdir, and the caller's extras."""
+def _environment(workdir: Path, extra: Mapping[str, str], threads: int | None = None) -> dict[str, str]:
+    """The sandbox's whole environment: a plain PATH, HOME in workdir, the thread count, the caller's extras."""
     for name, value in extra.items():
         if not isinstance(name, str) or not isinstance(value, str) or not name or "=" in name or "\0" in name + value:
             raise ValueError(f"sandbox env entries must be non-empty names without '=' mapped to strings: {name!r}")
-    return {"PATH": f"{Path(sys.prefix) / 'bin'}:{SANDBOX_PATH}", "HOME": str(workdir), "LANG": "C.UTF-8", **extra}
+    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+        raise ValueError(f"Limits.threads={threads!r}: give a whole number of threads, at least 1, or None.")
+    counts = {} if threads is None else dict.fromkeys(THREAD_VARIABLES, str(threads))
+    return {"PATH": f"{Path(sys.prefix) / 'bin'}:{SANDBOX_PATH}", "HOME": str(workdir), "LANG": "C.UTF-8",
+            **counts, **extra}
 
 
 def _passwd(uid: int, workdir: Path) -> tuple[bytes, bytes]:
