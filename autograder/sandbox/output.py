@@ -17,6 +17,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,15 @@ def exists(workdir: Path, name: str | Path) -> bool:
     except OSError:
         return False
     return True
+
+
+def read_or_none(read: Callable[[str, int], Any], name: str, max_bytes: int) -> Any:
+    """``read(name, max_bytes)`` with one of the readers here (an :class:`OutputFolder`'s); None when the
+    file was never written or is refused: for a probe whose missing output is itself the verdict."""
+    try:
+        return read(name, max_bytes)
+    except (FileNotFoundError, OutputRefused, OSError):
+        return None
 
 
 def read_json(workdir: Path, name: str | Path, max_bytes: int) -> Any:

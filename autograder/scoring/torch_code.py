@@ -15,14 +15,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
 from autograder.pipeline.results import PartResult, judged
-from autograder.sandbox.output import OutputFolder, OutputRefused
+from autograder.sandbox.output import OutputFolder, read_or_none
 
 LENET_IMAGES = 16
 """Held-out images the notebook's LeNet class runs on, to compare its forward pass with the reference's."""
@@ -36,15 +35,6 @@ SETTINGS = ({"learning_rate": 0.1, "batch_size": 16, "momentum": 0.9, "weight_de
             {"learning_rate": 0.001, "batch_size": 32, "momentum": 0.95, "weight_decay": 0.0})
 """Settings of ``models.SGD_GRID`` that tell momentum and weight decay apart."""
 STEPS, LAYER_SHAPE = 3, (3, 4)
-
-
-def read_or_none(read: Callable, name: str, max_bytes: int):
-    """``read(name, max_bytes)``, an :class:`OutputFolder` reader of what a probe left; None when there
-    is no such file or it is refused."""
-    try:
-        return read(name, max_bytes)
-    except (FileNotFoundError, OutputRefused, OSError):
-        return None
 
 
 # --- the LeNet class -------------------------------------------------------------------------------------

@@ -20,9 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from autograder.pipeline.results import PartResult, judged
-from autograder.sandbox.output import OutputFolder
+from autograder.sandbox.output import OutputFolder, read_or_none
 from autograder.sandbox.untrusted import finite_float, loads_json
-from autograder.scoring.torch_code import read_or_none
 
 CLASSES = 62
 """The classes of the first pair of label arrays: EMNIST ByClass's, most of them rare."""
