@@ -165,10 +165,7 @@ PROBE_DONE = "done"
 
 
 def _finished(out: sandbox_output.OutputFolder) -> bool:
-    try:
-        return out.read_bytes(PROBE_DONE, 16) == PROBE_DONE.encode()
-    except (FileNotFoundError, sandbox_output.OutputRefused):
-        return False
+    return sandbox_output.read_or_none(out.read_bytes, PROBE_DONE, 16) == PROBE_DONE.encode()
 
 
 def _findings(out: sandbox_output.OutputFolder, evaluation: EvaluationSet, run, finished: bool) -> ModelProbe:

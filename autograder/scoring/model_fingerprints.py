@@ -62,11 +62,8 @@ class ModelFingerprint:
 
 def read(out: sandbox_output.OutputFolder, name: str) -> ModelFingerprint | None:
     """The fingerprint a probe wrote to ``out/name``; None when there is none or it is not valid."""
-    try:
-        data = out.read_json(name, MAX_WEIGHTS_REPORT_BYTES)
-    except (FileNotFoundError, sandbox_output.OutputRefused, OSError):
-        return None
-    return validated(data)
+    data = sandbox_output.read_or_none(out.read_json, name, MAX_WEIGHTS_REPORT_BYTES)
+    return None if data is None else validated(data)
 
 
 def validated(data) -> ModelFingerprint | None:
