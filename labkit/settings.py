@@ -56,8 +56,6 @@ SETTINGS: Mapping[str, Mapping[str, Any]] = {
         "COMPARED_FLOOR": PerProfile(full=0.2, quick=0.0),
         # The VGG has batch normalisation after every convolution; the grader rebuilds it so.
         "VGG_BATCH_NORM": True,
-        # Adam's learning rate for fine-tuning: the grader steps finetune_optimizer against Adam at this rate.
-        "FINETUNE_LEARNING_RATE": 1e-4,
         # Pixels are normalised with EMNIST ByClass's mean and standard deviation, for EMNIST and MNIST alike.
         "NORMALIZATION": "emnist-byclass",
         # The grader scores the EMNIST networks on a stratified sample of HELD_OUT_SAMPLE images (seed SAMPLE_SEED)

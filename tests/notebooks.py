@@ -47,8 +47,8 @@ LAYOUTS = {
         ["test-upright", "test-dense-model", "test-early-stopping", "test-dense-accuracy",
          "test-cnn-model", "test-cnn-accuracy", "test-class-weights"]),
     "lab5-emnist-deep-models": Layout(
-        ["lenet-model", "spinal-head", "optimizers", "weighted-scores", "compare-networks"],
-        ["test-lenet-model", "test-lenet-accuracy", "test-spinal-head", "test-optimizers",
+        ["lenet-model", "spinal-head", "random-search", "weighted-scores", "compare-networks"],
+        ["test-lenet-model", "test-lenet-accuracy", "test-spinal-head", "test-random-search",
          "test-vgg-accuracy", "test-weighted-scores", "test-comparison", "test-transfer"]),
 }
 """Every lab, with the cells its tests and its grader rely on."""

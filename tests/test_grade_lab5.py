@@ -27,6 +27,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -49,16 +50,15 @@ from tests.grading_class import write_notebook as _write
 from tests.notebooks import released_notebook, solution_notebook
 
 LAB = lab5.LAB
-POINTS = {"test-lenet-model": 3, "test-lenet-accuracy": 2, "test-spinal-head": 3, "test-optimizers": 2,
+POINTS = {"test-lenet-model": 3, "test-lenet-accuracy": 2, "test-spinal-head": 3, "test-random-search": 2,
           "test-vgg-accuracy": 2, "test-weighted-scores": 2, "test-comparison": 5, "test-transfer": 1}
 MODEL_PARTS = ("test-lenet-model", "test-lenet-accuracy", "test-vgg-accuracy", "test-comparison", "test-transfer")
-NOTEBOOK_PARTS = ("test-spinal-head", "test-optimizers", "test-weighted-scores")
+NOTEBOOK_PARTS = ("test-spinal-head", "test-random-search", "test-weighted-scores")
 NO_NOTEBOOK = ("test-lenet-model", *NOTEBOOK_PARTS)  # what a hand-in without its notebook loses
 
 WRONG_HALVES = ("inputs = halves[i % 2] if i == 0 else torch.cat([halves[i % 2], outputs[-1]], dim=1)",
                 "inputs = halves[i % 2] if i == 0 else torch.cat([halves[(i + 1) % 2], outputs[-1]], dim=1)")
-NO_WEIGHT_DECAY = ("""momentum=settings["momentum"],
-                           weight_decay=settings["weight_decay"])""", """momentum=settings["momentum"])""")
+ONE_MODEL = ("        model = make_model()\n", "        model = make_model() if not tried else model\n")
 MACRO = ('average="weighted"', 'average="macro"')
 TANH = ("nn.Conv2d(1, 6, kernel_size=5), nn.ReLU(inplace=True)", "nn.Conv2d(1, 6, kernel_size=5), nn.Tanh()")
 
@@ -171,7 +171,7 @@ def build_class(reference: Path, class_dir: Path, marker: Path | None = None) ->
     _write(nbformat.read(released_notebook(LAB), as_version=4), class_dir / "untouched" / LAB)
     for student, cell_id, change in (("bug-lenet-tanh", "lenet-model", TANH),
                                      ("bug-spinal-halves", "spinal-head", WRONG_HALVES),
-                                     ("bug-sgd-no-weight-decay", "optimizers", NO_WEIGHT_DECAY),
+                                     ("bug-search-one-model", "random-search", ONE_MODEL),
                                      ("bug-macro-scores", "weighted-scores", MACRO)):
         _write(_with_source(cell_id, *change), class_dir / student / LAB)
         shutil.copytree(reference / "artifacts", class_dir / student / LAB / "artifacts")
@@ -242,7 +242,7 @@ def test_the_reference_solution_gets_full_marks_from_the_grader_s_own_measuremen
     assert found["test-comparison"].value == found["test-comparison"].threshold == "6 of 6 rows"
     assert "within 0.5 points, the parameters exactly" in found["test-comparison"].message
     reported = {test.grade_id: test.passed for test in result.notebook_tests}
-    assert reported == {"test-lenet-model": True, "test-spinal-head": True, "test-optimizers": True}
+    assert reported == {"test-lenet-model": True, "test-spinal-head": True, "test-random-search": True}
     assert set(result.fingerprints) == {"lenet", "vgg", "mnist-transfer", *(f"compare-{n}" for n in lab5.COMPARED)}
     print({student: r.seconds for student, r in graded.items()}, result.runs)
 
@@ -275,7 +275,7 @@ def test_the_untouched_notebook_gets_nothing_with_a_reason_for_every_part(graded
 @pytest.mark.parametrize("student, part, words", [
     ("bug-lenet-tanh", "test-lenet-model", "computes another function than the table's network"),
     ("bug-spinal-halves", "test-spinal-head", "the layers read the wrong inputs"),
-    ("bug-sgd-no-weight-decay", "test-optimizers", "match what SGD without weight decay does"),
+    ("bug-search-one-model", "test-random-search", "each trial trains a new model"),
     ("bug-macro-scores", "test-weighted-scores", "These are macro averages"),
 ])
 def test_each_seeded_bug_loses_exactly_its_part(graded, student, part, words):
@@ -436,8 +436,8 @@ def test_a_private_evaluation_set_is_what_the_models_are_scored_on(tmp_path, ref
 # --- the judging functions, without a sandbox ------------------------------------------------------------
 
 
-SHARED = ("WIDTHS", "COMPARED_WIDTHS", "COMPARED_FLOOR", "VGG_BATCH_NORM", "FINETUNE_LEARNING_RATE",
-          "NORMALIZATION", "HELD_OUT_SAMPLE", "MNIST_SAMPLE", "SAMPLE_SEED")
+SHARED = ("WIDTHS", "COMPARED_WIDTHS", "COMPARED_FLOOR", "VGG_BATCH_NORM", "NORMALIZATION", "HELD_OUT_SAMPLE",
+          "MNIST_SAMPLE", "SAMPLE_SEED")
 """The constants lab 5's notebook and grader agree on, each set once in labkit.settings."""
 
 
@@ -591,38 +591,106 @@ def test_spinal_heads_are_judged_by_their_outputs_with_their_own_weights(tmp_pat
     assert torch_code.spinal_head_part("p", 3, HEAD_INPUTS, OutputFolder(tmp_path, "nothing"))[1] is False
 
 
-def test_optimizers_are_judged_by_the_steps_they_take(tmp_path):
+def reference_random_search(make_model, grid, trials, make_loader, validation, epochs, seed=0, augment=None,
+                            *, draw=None, new_model_each_trial=True, catch=True):
+    """The notebook's solution, with the switches that make its usual mistakes."""
+    import time
+
     import torch
 
-    from autograder.probes.lab5_optimizers import probe
+    from labkit import models
 
-    start, gradients = torch_code.optimizer_inputs(SECRET.rng("optimizers"))
-    reference = torch_code.optimizer_reference(start, gradients, 1e-4)
+    tried, model = [], None
+    for settings in (draw or models.sample_settings)(grid, trials, seed):
+        started = time.perf_counter()
+        model = make_model() if new_model_each_trial or model is None else model
+        optimizer = torch.optim.SGD(model.parameters(), lr=settings["learning_rate"], momentum=settings["momentum"],
+                                    weight_decay=settings["weight_decay"])
+        loader = make_loader(settings["batch_size"])
+        try:
+            for _ in range(epochs):
+                models.train_epoch(model, loader, optimizer, device="cpu", augment=augment)
+            loss = models.mean_loss(model, validation, device="cpu")
+        except FloatingPointError:
+            if not catch:
+                raise
+            loss = float("inf")
+        labels = torch.cat([labels for _, labels in validation]).numpy()
+        accuracy = float(np.mean(models.predict(model, validation, device="cpu").argmax(axis=1) == labels))
+        tried.append(models.Trial(settings, loss, accuracy, time.perf_counter() - started))
+    return sorted(tried, key=lambda trial: trial.validation_loss)
+
+
+def test_a_random_search_is_judged_by_the_trials_it_reports_on_the_grader_s_problem(tmp_path):
+    """Each way a search can be wrong loses the part and is named: the grader trains every setting itself."""
+    import itertools
+
+    from autograder.probes.lab5_random_search import probe
+    from autograder.scoring import random_search
+
     probe_dir = tmp_path / "in"
     probe_dir.mkdir()
-    np.savez(probe_dir / "start.npz", **start)
-    np.savez(probe_dir / "gradients.npz", **{f"{kind}_{k}": g[i] for k, g in enumerate(gradients)
-                                             for i, kind in enumerate(("weight", "bias"))})
-    (probe_dir / "settings.json").write_text(json.dumps(torch_code.SETTINGS))
+    reference = random_search.write_inputs(probe_dir, SECRET.rng("random-search"))
+    assert random_search.DIVERGING_RATE in reference.grid["learning_rate"]
+    assert any(math.isinf(loss) for loss, _ in reference.scores.values())
 
-    def verdict(pretrain, finetune, name):
-        probe(pretrain, finetune, probe_dir, tmp_path / name)
-        result, came_back = torch_code.optimizers_part("p", 2, reference, OutputFolder(tmp_path, name))
-        return result.verdict, result.message
+    def verdict(search, name):
+        probe(search, "cpu", probe_dir, tmp_path / name)
+        result, came_back = random_search.random_search_part("p", 2, reference, OutputFolder(tmp_path, name))
+        assert came_back
+        return result
 
-    def good_sgd(parameters, s):
-        return torch.optim.SGD(parameters, lr=s["learning_rate"], momentum=s["momentum"], weight_decay=s["weight_decay"])
+    good = verdict(reference_random_search, "good")
+    assert good.verdict == "pass" and good.value == "3 of 3 searches", good.message
 
-    def adam(parameters):
-        return torch.optim.Adam(parameters, lr=1e-4)
+    def nothing_measured_when_diverged(*arguments, **keywords):  # a diverged model's accuracy means nothing
+        return [dataclasses.replace(trial, validation_accuracy=0.0) if math.isinf(trial.validation_loss) else trial
+                for trial in reference_random_search(*arguments, **keywords)]
 
-    assert verdict(good_sgd, adam, "good")[0] == "pass"
-    no_momentum = verdict(lambda p, s: torch.optim.SGD(p, lr=s["learning_rate"], weight_decay=s["weight_decay"]),
-                          adam, "momentum")
-    assert no_momentum[0] == "fail" and "match what SGD without momentum does" in no_momentum[1]
-    assert "'momentum': 0.0" not in no_momentum[1]  # the setting without momentum is not blamed
-    fast_adam = verdict(good_sgd, lambda p: torch.optim.Adam(p), "adam")
-    assert "Adam with its default learning rate 0.001" in fast_adam[1] and "pretrain_optimizer" not in fast_adam[1]
+    assert verdict(nothing_measured_when_diverged, "diverged").verdict == "pass"
+
+    def first_of_the_grid(grid, trials, seed):  # a grid search's first settings, whatever the seed
+        return [dict(zip(grid, values)) for values in itertools.islice(itertools.product(*grid.values()), trials)]
+
+    mistakes = {
+        "one model": (lambda *a, **k: reference_random_search(*a, **k, new_model_each_trial=False),
+                      "each trial trains a new model"),
+        "epochs + 1": (lambda m, g, t, l, v, e, seed=0, augment=None: reference_random_search(m, g, t, l, v, e + 1,
+                                                                                              seed=seed),
+                       "what 3 epochs of training give"),
+        "not sorted": (lambda *a, **k: reference_random_search(*a, **k)[::-1], "not sorted by validation loss"),
+        "fixed seed": (lambda m, g, t, l, v, e, seed=0, augment=None: reference_random_search(m, g, t, l, v, e),
+                       "the same settings for the seeds"),
+        "grid order": (lambda *a, **k: reference_random_search(*a, **k, draw=first_of_the_grid),
+                       "the same settings for the seeds"),
+        "diverged dropped": (lambda *a, **k: [t for t in reference_random_search(*a, **k)
+                                              if math.isfinite(t.validation_loss)], "trials for trials=4"),
+    }
+    for name, (search, words) in mistakes.items():
+        result = verdict(search, name)
+        assert result.verdict == "fail" and words in result.message, (name, result.message)
+    with pytest.raises(FloatingPointError):  # in the notebook: the probe cell's error, which the part reports
+        probe(lambda *a, **k: reference_random_search(*a, **k, catch=False), "cpu", probe_dir, tmp_path / "raise")
+    nothing = random_search.random_search_part("p", 2, reference, OutputFolder(tmp_path, "raise"))
+    assert nothing[0].verdict == "fail" and nothing[1] is False
+
+
+def test_a_random_search_s_reported_numbers_are_read_as_untrusted_data(tmp_path):
+    from autograder.scoring import random_search
+
+    reference = random_search.write_inputs(tmp_path, SECRET.rng("random-search"))
+    out = tmp_path / "out" / "p"
+    out.mkdir(parents=True)
+    for forged in ('[{"trials": "x"}]', "[1, 2, 3]", '{"a": 1}', '[' + '[' * 200 + ']' * 200 + ']', "Infinity"):
+        (out / "trials.json").write_text(forged)
+        result, came_back = random_search.random_search_part("p", 2, reference, OutputFolder(tmp_path / "out", "p"))
+        assert result.verdict == "fail" and result.points == 0 and came_back, forged
+    settings = dict(zip(reference.grid, next(iter(reference.scores))))
+    run = {"seed": 1, "models_made": 4, "trials": [{"settings": {**settings, "learning_rate": True},
+                                                     "validation_loss": 0.1, "validation_accuracy": 1.0}] * 4}
+    (out / "trials.json").write_text(json.dumps([run] * 3))
+    result, _ = random_search.random_search_part("p", 2, reference, OutputFolder(tmp_path / "out", "p"))
+    assert result.verdict == "fail" and "not a combination of the grid's values" in result.message
 
 
 def test_weighted_scores_are_compared_with_scikit_learn(tmp_path):

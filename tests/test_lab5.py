@@ -64,9 +64,9 @@ def test_every_heading_with_graded_cells_states_their_points_and_full_profile_th
         stated = float(re.search(r"\((\d+) points?", heading).group(1))
         assert stated == total, f"'{heading}' states {stated:g} points; its graded cells give {total:g}"
     full = {model: _percent(labkit.targets.target(LAB, model, "full")) for model in MODELS}
-    lenet, _, optimizers, _, comparison, transfer = headings
+    lenet, _, search, _, comparison, transfer = headings
     assert f"2 for the trained LeNet's held-out accuracy, at least {full['lenet']} in the full profile" in lenet
-    assert f"2 for the trained VGG's held-out accuracy, at least {full['vgg']} in the full profile" in optimizers
+    assert f"2 for the trained VGG's held-out accuracy, at least {full['vgg']} in the full profile" in search
     assert f"MNIST accuracy, at least {full['mnist-transfer']} in the full profile" in transfer
     floor = _percent(labkit.settings.value(LAB, "COMPARED_FLOOR", "full"))
     assert f"every network at least {floor} accurate in the full profile" in comparison

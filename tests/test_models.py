@@ -177,21 +177,16 @@ def test_a_diverging_run_says_to_lower_the_learning_rate(real_batch):
         models.train_epoch(model, [(x, y)] * 3, optimizer, device="cpu")
 
 
-def test_random_search_tries_distinct_settings_and_ranks_them(real_batch):
-    x, y = real_batch
+def test_sample_settings_draws_distinct_combinations_of_the_grid_that_vary_with_the_seed():
+    """The search's draw (lab 5's random_search trains one new model per setting drawn here)."""
     grid = {"learning_rate": [1e-3, 1e-1], "batch_size": [16, 32], "momentum": [0, 0.9], "weight_decay": [0]}
-
-    def make_loader(batch_size):
-        return [(x[i:i + batch_size], y[i:i + batch_size]) for i in range(0, 48, batch_size)]
-
-    trials = models.random_search(lambda: models.LeNet(num_classes=62, width=0.5), grid, trials=3,
-                                  make_loader=make_loader, validation=[(x[48:], y[48:])], epochs=1, device="cpu")
-    assert len(trials) == 3
-    assert len({tuple(sorted(t.settings.items())) for t in trials}) == 3
-    losses = [t.validation_loss for t in trials]
-    assert losses == sorted(losses)
-    assert all(0.0 <= t.validation_accuracy <= 1.0 and t.seconds > 0 for t in trials)
-    assert models.sample_settings(grid, trials=100) and len(models.sample_settings(grid, trials=100)) == 8
+    drawn = models.sample_settings(grid, trials=3, seed=1)
+    assert len(drawn) == 3 and len({tuple(sorted(s.items())) for s in drawn}) == 3
+    assert all(set(s) == set(grid) and all(s[k] in grid[k] for k in grid) for s in drawn)
+    assert drawn == models.sample_settings(grid, trials=3, seed=1)
+    draws = {frozenset(tuple(sorted(s.items())) for s in models.sample_settings(grid, 3, seed)) for seed in range(5)}
+    assert len(draws) > 1
+    assert len(models.sample_settings(grid, trials=100)) == 8  # the whole grid, each once
 
 
 def test_saved_weights_reload_into_the_same_architecture(tmp_path, real_batch):

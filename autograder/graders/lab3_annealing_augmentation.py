@@ -395,8 +395,9 @@ def annealing_problems(record: dict | None, records_problem: str | None, build_a
     history = record["history"]
     recorded = history.get("learning_rate")
     if recorded is None:
-        return [*problems, ("Its run recorded no learning rates: Keras records them when the annealer "
-                            "(build_annealer()'s ReduceLROnPlateau) runs, so it was trained without one.")], ""
+        return [*problems, ("Its run recorded no learning rates: the annealer (build_annealer()'s "
+                            "PlateauAnnealer) puts each epoch's rate in the history, so it was trained without "
+                            "one.")], ""
     epochs = len(recorded)
     losses = ", ".join(f"{value:.4f}" for value in history["val_loss"])
     shown = ", ".join(f"{rate:.2g}" for rate in recorded)

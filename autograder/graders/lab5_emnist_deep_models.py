@@ -12,9 +12,12 @@ The graded cells of ``solutions/lab5-emnist-deep-models`` and how each is judged
 ``test-spinal-head``      the notebook's ``SpinalHead``, built by a probe cell for two shapes the grader
                           chose; its state dict, loaded into ``models.SpinalHead``, must give the same
                           outputs; evaluation mode deterministic, dropout active in training mode
-``test-optimizers``       ``pretrain_optimizer`` / ``finetune_optimizer`` take three steps with the
-                          grader's gradients on a small layer, for three settings of the grid; compared with
-                          ``torch.optim.SGD(lr, momentum, weight_decay)`` / ``Adam(lr=FINETUNE_LEARNING_RATE)``
+``test-random-search``    the notebook's ``random_search``, run by a probe cell for three seeds on the
+                          grader's small problem (a linear classifier that always starts from the same
+                          weights, a grid with a diverging learning rate): distinct settings of the grid,
+                          one new model per trial, each trial's validation loss and accuracy those the
+                          grader's own training with ``torch.optim.SGD`` gives (``inf`` if it diverged),
+                          best first, draws that vary with the seed
 ``test-vgg-accuracy``     ``artifacts/vgg.safetensors`` loaded strictly into ``models.VGG(62, width,
                           batch_norm=True)``: its accuracy on the held-out images
 ``test-weighted-scores``  ``weighted_scores`` on two pairs of label arrays the grader made (62 unbalanced
@@ -41,7 +44,7 @@ feedback), then loaded strictly in the sandbox. ``metrics.json`` and
 ``comparison.json`` are the student's data: only the networks' ``width`` and
 ``options`` are taken from them, and only values the notebook can produce (its
 widths and the VGG's batch norm, which it reads from :mod:`labkit.settings`, as
-this grader does, with the fine-tuning rate and the held-out samples' sizes).
+this grader does, with the held-out samples' sizes).
 
 **The held-out images** are by default the test part of labkit's offline
 partition (20% of the official ByClass test set): it is held out whether the
@@ -62,8 +65,8 @@ the probes' functions need run; the in-notebook tests that remain are feedback.
 
 **The judges** are in :mod:`autograder.scoring`: ``torch_models`` (the saved
 networks), ``comparison_tables`` (the table, ``SCORE_TOLERANCE``,
-``MAX_TRAIN_SECONDS``), ``torch_code`` (the LeNet class, the SpinalHead, the
-optimizers) and ``weighted_scores``; this file declares what is graded and wires
+``MAX_TRAIN_SECONDS``), ``torch_code`` (the LeNet class, the SpinalHead),
+``random_search`` and ``weighted_scores``; this file declares what is graded and wires
 each part to its judge (:func:`network_parts`, :func:`probed`).
 """
 
@@ -83,7 +86,7 @@ from autograder.pipeline import notebook_parts, notebook_run, source
 from autograder.pipeline.options import GradingOptions
 from autograder.pipeline.results import Graded, PartResult, accuracy_part, gated
 from autograder.sandbox.untrusted import loads_json
-from autograder.scoring import comparison_tables, evaluation_sets, torch_code, torch_models
+from autograder.scoring import comparison_tables, evaluation_sets, random_search, torch_code, torch_models
 from autograder.scoring.torch_models import Predictions, Reference
 from autograder.scoring.weighted_scores import reference_scores, weighted_scores_part, write_label_pairs
 from labkit import handin
@@ -93,7 +96,7 @@ LAB = "lab5-emnist-deep-models"
 CLASSES, MNIST_CLASSES = 62, 10
 NORMALIZATION = shared.value(LAB, "NORMALIZATION")  # the notebook's NORMALIZATION, for EMNIST and MNIST alike
 LENET_MODEL, LENET_ACCURACY = "test-lenet-model", "test-lenet-accuracy"
-SPINAL_HEAD, OPTIMIZERS = "test-spinal-head", "test-optimizers"
+SPINAL_HEAD, RANDOM_SEARCH = "test-spinal-head", "test-random-search"
 VGG_ACCURACY, WEIGHTED_SCORES, TRANSFER = "test-vgg-accuracy", "test-weighted-scores", "test-transfer"
 COMPARISON = "test-comparison"
 SKIP = frozenset({"look", "lenet-train", "test-lenet-accuracy", "zoo", "augmentation", "search", "pretrain",
@@ -213,7 +216,7 @@ class Context:
     probes: notebook_run.ProbeFolders
     lenet_images: np.ndarray
     head_inputs: list[np.ndarray]
-    optimizers: torch_code.OptimizerReference
+    search: random_search.Reference
     scores: list[dict[str, float]]  # scikit-learn's weighted scores of each label pair
     macro_scores: list[dict[str, float]]
     released: object
@@ -228,7 +231,7 @@ class Grader(LabGrader):
         """Evaluation images, the probes' inputs and every reference result, once per batch."""
         import labkit
 
-        solution, points = self.read_source({LENET_MODEL, LENET_ACCURACY, SPINAL_HEAD, OPTIMIZERS, VGG_ACCURACY,
+        solution, points = self.read_source({LENET_MODEL, LENET_ACCURACY, SPINAL_HEAD, RANDOM_SEARCH, VGG_ACCURACY,
                                              WEIGHTED_SCORES, COMPARISON, TRANSFER})
         lenet_parameters = int(source.architecture_check(solution, LENET_MODEL).check["params"])
         lenet = torch_models.reference("lenet", CLASSES, 1.0, {})
@@ -251,13 +254,12 @@ class Grader(LabGrader):
             float(shared.value(LAB, "COMPARED_FLOOR", options.profile)))
 
         folders = notebook_run.probe_folders(scratch, [probes.LAB5_LENET, probes.LAB5_SPINAL_HEAD,
-                                                      probes.LAB5_OPTIMIZERS, probes.LAB5_WEIGHTED_SCORES])
+                                                      probes.LAB5_RANDOM_SEARCH, probes.LAB5_WEIGHTED_SCORES])
         inputs = folders.inputs  # each probe's inputs, drawn from the run's secret
         lenet_images = torch_code.write_lenet_inputs(inputs, np.load(emnist.folder / "emnist.npy"),
                                                      secret.rng(f"{LAB}/lenet"))
         heads = torch_code.write_head_inputs(inputs, secret.rng(f"{LAB}/spinal-head"))
-        optimizers = torch_code.write_optimizer_inputs(inputs, secret.rng(f"{LAB}/optimizers"), float(
-            shared.value(LAB, "FINETUNE_LEARNING_RATE", options.profile)))
+        search = random_search.write_inputs(inputs, secret.rng(f"{LAB}/random-search"))
         label_pairs = write_label_pairs(inputs, secret.rng(f"{LAB}/weighted-scores"))
         for folder in (scratch, emnist.folder):
             sandbox.readable_by_all(folder)
@@ -265,7 +267,7 @@ class Grader(LabGrader):
             points, {model: labkit.targets.target(LAB, model, options.profile) for model in FILES}, lenet, choices,
             {w: torch_models.reference("vgg", CLASSES, w, choices.options) for w in choices.widths},
             {w: torch_models.reference("vgg", MNIST_CLASSES, w, choices.options) for w in choices.widths},
-            emnist, mnist, comparison, folders, lenet_images, heads, optimizers,
+            emnist, mnist, comparison, folders, lenet_images, heads, search,
             [reference_scores(*pair) for pair in label_pairs],
             [reference_scores(*pair, "macro") for pair in label_pairs],
             source.read(self.released_notebook()), options)
@@ -358,12 +360,11 @@ def probed(context: Context, lenet_file: PartResult) -> list[notebook_parts.Prob
                                       folder / probes.LAB5_SPINAL_HEAD.name),
             lambda out: torch_code.spinal_head_part(SPINAL_HEAD, points[SPINAL_HEAD], context.head_inputs, out)),
         notebook_parts.ProbedPart(
-            OPTIMIZERS, points[OPTIMIZERS], "pretrain_optimizer and finetune_optimizer",
-            f"{torch_code.STEPS} steps of a {torch_code.LAYER_SHAPE[1]}-to-{torch_code.LAYER_SHAPE[0]} linear layer",
-            notebook_parts.probe_cell("your two optimizers, stepping a small layer.",
-                                      "pretrain_optimizer, finetune_optimizer",
-                                      folder / probes.LAB5_OPTIMIZERS.name),
-            lambda out: torch_code.optimizers_part(OPTIMIZERS, points[OPTIMIZERS], context.optimizers, out)),
+            RANDOM_SEARCH, points[RANDOM_SEARCH], "random_search",
+            f"{random_search.SEEDS} searches of {random_search.TRIALS} trials on a small problem",
+            notebook_parts.probe_cell("your random search, on the grader's small problem.", "random_search, DEVICE",
+                                      folder / probes.LAB5_RANDOM_SEARCH.name),
+            lambda out: random_search.random_search_part(RANDOM_SEARCH, points[RANDOM_SEARCH], context.search, out)),
         notebook_parts.ProbedPart(
             WEIGHTED_SCORES, points[WEIGHTED_SCORES], "weighted_scores", "two pairs of label arrays",
             notebook_parts.probe_cell("your weighted_scores on the grader's labels.", "weighted_scores",

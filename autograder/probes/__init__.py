@@ -20,6 +20,6 @@ AUGMENTATION = FOLDER / "augmentation.py"
 TORCH_MODEL = FOLDER / "torch_model.py"
 WEIGHTS_FINGERPRINT = FOLDER / "weights_fingerprint.py"  # imported by the two model probes
 LAB5_SPINAL_HEAD = FOLDER / "lab5_spinal_head.py"
-LAB5_OPTIMIZERS = FOLDER / "lab5_optimizers.py"
+LAB5_RANDOM_SEARCH = FOLDER / "lab5_random_search.py"
 LAB5_WEIGHTED_SCORES = FOLDER / "lab5_weighted_scores.py"
 LAB5_LENET = FOLDER / "lab5_lenet.py"

@@ -1,13 +1,12 @@
 """A student's PyTorch code judged by what it computes on the grader's inputs, never by how it reads.
 
-Lab 5's notebook writes three pieces of PyTorch a saved file cannot show: the
-``LeNet`` class, the ``SpinalHead`` module and the two optimizer factories. A
-probe cell calls each in the sandboxed notebook (``probes/lab5_*.py``) on inputs
-drawn from the grading run's secret and written here (``write_*``). What comes
-back is data: a state dict and the outputs it gave, or the weights after a few
-steps. The grader judges it against its own reference with the same weights
-or the same steps: ``labkit.models``' classes for the networks, and
-``torch.optim``'s SGD and Adam for the optimizers, computed in its own process.
+Lab 5's notebook writes pieces of PyTorch a saved file cannot show: the ``LeNet``
+class and the ``SpinalHead`` module here, the random search in
+:mod:`autograder.scoring.random_search`. A probe cell calls each in the sandboxed
+notebook (``probes/lab5_*.py``) on inputs drawn from the grading run's secret and
+written here (``write_*``). What comes back is data: a state dict and the outputs
+it gave. The grader judges it against ``labkit.models``' class with the same
+weights, computed in its own process.
 Everything is read back only through an :class:`~autograder.sandbox.output.OutputFolder`.
 """
 
@@ -15,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -30,11 +28,6 @@ LENET_CLASSES = 62
 HEADS = ((3136, 50, 62, 4), (10, 3, 4, 5))
 """The SpinalHead shapes the probe builds (in_features, units, num_classes, layers): the lab's, and an odd one."""
 HEAD_ROWS = 7
-SETTINGS = ({"learning_rate": 0.1, "batch_size": 16, "momentum": 0.9, "weight_decay": 1e-2},
-            {"learning_rate": 0.01, "batch_size": 64, "momentum": 0.0, "weight_decay": 1e-3},
-            {"learning_rate": 0.001, "batch_size": 32, "momentum": 0.95, "weight_decay": 0.0})
-"""Settings of ``models.SGD_GRID`` that tell momentum and weight decay apart."""
-STEPS, LAYER_SHAPE = 3, (3, 4)
 
 
 # --- the LeNet class -------------------------------------------------------------------------------------
@@ -160,113 +153,3 @@ def spinal_head_part(part: str, points: float, inputs: list[np.ndarray], out: Ou
     return judged(part, points, True, f"For {len(HEADS)} head shapes, SpinalHead gives the outputs of the reference "
                   "head with the same weights, deterministically in evaluation mode, with dropout in training mode.",
                   value=f"{len(HEADS)} of {len(HEADS)} heads", threshold=f"{len(HEADS)} of {len(HEADS)} heads"), True
-
-
-# --- the two optimizers ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class OptimizerReference:
-    """What the optimizers must do to the probe's layer, and what common mistakes do instead."""
-
-    expected: dict[str, np.ndarray]  # the probe's after.npz keys -> the reference weights
-    mistakes: dict[str, dict[str, np.ndarray]]  # "SGD without momentum" -> the weights it gives
-    finetune_learning_rate: float
-
-
-def optimizer_inputs(rng: np.random.Generator) -> tuple[dict[str, np.ndarray], list]:
-    """The layer's starting weights and the gradients of each step (float64)."""
-    start = {"weight": rng.normal(size=LAYER_SHAPE), "bias": rng.normal(size=LAYER_SHAPE[0])}
-    gradients = [(rng.normal(size=LAYER_SHAPE), rng.normal(size=LAYER_SHAPE[0])) for _ in range(STEPS)]
-    return start, gradients
-
-
-def write_optimizer_inputs(folder: Path, rng: np.random.Generator,
-                           finetune_learning_rate: float) -> OptimizerReference:
-    """Draw :func:`optimizer_inputs`, write them with :data:`SETTINGS` for the probe, and return the
-    reference those inputs give."""
-    start, gradients = optimizer_inputs(rng)
-    np.savez(folder / "start.npz", **start)
-    np.savez(folder / "gradients.npz", **{f"{kind}_{k}": step[i] for k, step in enumerate(gradients)
-                                          for i, kind in enumerate(("weight", "bias"))})
-    (folder / "settings.json").write_text(json.dumps(SETTINGS))
-    return optimizer_reference(start, gradients, finetune_learning_rate)
-
-
-def optimizer_reference(start, gradients, finetune_learning_rate: float) -> OptimizerReference:
-    """The weights torch's own optimizers reach, and those of the usual mistakes (trusted side)."""
-    import torch
-
-    from autograder.probes.lab5_optimizers import layer_after
-
-    def run(make) -> tuple[np.ndarray, np.ndarray]:
-        return layer_after(make, start, gradients)
-
-    def sgd(setting, **changes):
-        settings = {"lr": setting["learning_rate"], "momentum": setting["momentum"],
-                    "weight_decay": setting["weight_decay"], **changes}
-        return lambda parameters: torch.optim.SGD(parameters, **settings)
-
-    def as_keys(prefix, weights):
-        return {f"{prefix}_weight": weights[0], f"{prefix}_bias": weights[1]}
-
-    expected, mistakes = {}, {}
-    variants = {"SGD without momentum": {"momentum": 0.0}, "SGD without weight decay": {"weight_decay": 0.0},
-                "SGD without momentum or weight decay": {"momentum": 0.0, "weight_decay": 0.0}}
-    for k, setting in enumerate(SETTINGS):
-        expected |= as_keys(f"pretrain_{k}", run(sgd(setting)))
-        for mistake, change in variants.items():
-            mistakes.setdefault(mistake, {}).update(as_keys(f"pretrain_{k}", run(sgd(setting, **change))))
-        if setting["momentum"]:
-            mistakes.setdefault("SGD with Nesterov momentum", {}).update(
-                as_keys(f"pretrain_{k}", run(sgd(setting, nesterov=True))))
-    expected |= as_keys("finetune", run(lambda p: torch.optim.Adam(p, lr=finetune_learning_rate)))
-    mistakes["Adam with its default learning rate 0.001"] = as_keys(
-        "finetune", run(lambda p: torch.optim.Adam(p)))
-    mistakes["AdamW"] = as_keys("finetune", run(lambda p: torch.optim.AdamW(p, lr=finetune_learning_rate)))
-    return OptimizerReference(expected, mistakes, finetune_learning_rate)
-
-
-def optimizers_part(part: str, points: float, reference: OptimizerReference, out: OutputFolder) -> tuple[PartResult, bool]:
-    """The weights after the student's optimizers' steps, against torch's SGD and Adam doing the same steps."""
-    found = read_or_none(out.read_arrays, "after.npz", 2**20)
-    if found is None:
-        return judged(part, points, False, "The optimizers gave no readable weights back."), out.exists("after.npz")
-    if any(np.shape(found.get(key)) != want.shape or np.asarray(found.get(key)).dtype.kind != "f"
-           for key, want in reference.expected.items()):
-        return judged(part, points, False, "The optimizers changed the shape or type of the layer's weights."), True
-    wrong = [key for key, want in reference.expected.items() if not _same_weights(found[key], want)]
-    wrong_settings = sorted({int(key.split("_")[1]) for key in wrong if key.startswith("pretrain")})
-    wrong_adam = any(key.startswith("finetune") for key in wrong)
-    optimizers = len(SETTINGS) + 1
-    value, threshold = (f"{optimizers - len(wrong_settings) - wrong_adam} of {optimizers} optimizers",
-                        f"{optimizers} of {optimizers} optimizers")
-    problems = []
-    if wrong_settings:
-        problems.append(f"pretrain_optimizer's steps differ from torch.optim.SGD(lr=learning_rate, momentum=momentum, "
-                        f"weight_decay=weight_decay) for {'; '.join(str(SETTINGS[k]) for k in wrong_settings)}"
-                        f"{_matches(found, reference, 'pretrain')}: take all three from the setting.")
-    if wrong_adam:
-        problems.append(f"finetune_optimizer's steps differ from torch.optim.Adam(lr=FINETUNE_LEARNING_RATE = "
-                        f"{reference.finetune_learning_rate:g}){_matches(found, reference, 'finetune')}.")
-    if problems:
-        return judged(part, points, False, f"After {STEPS} steps with the grader's gradients: " + " ".join(problems),
-                      value=value, threshold=threshold), True
-    return judged(part, points, True, f"After {STEPS} steps with the grader's gradients, pretrain_optimizer matches "
-                  f"torch.optim.SGD for {len(SETTINGS)} settings of the grid (with and without momentum and weight "
-                  f"decay) and finetune_optimizer matches Adam(lr={reference.finetune_learning_rate:g}).",
-                  value=value, threshold=threshold), True
-
-
-def _same_weights(found: np.ndarray, wanted: np.ndarray) -> bool:
-    """Equal up to float64 rounding: a different optimizer differs by far more after three steps."""
-    return bool(np.allclose(found, wanted, rtol=1e-9, atol=1e-12))
-
-
-def _matches(found: dict, reference: OptimizerReference, prefix: str) -> str:
-    """", which is what <mistake> does" when the weights match a known mistake, else ""."""
-    for mistake, weights in reference.mistakes.items():
-        keys = [key for key in weights if key.startswith(prefix)]
-        if keys and all(_same_weights(found[key], weights[key]) for key in keys):
-            return f", and match what {mistake} does"
-    return ""

@@ -38,7 +38,6 @@ _EXPORTS = {
     "train_epoch": "labkit.models.training:train_epoch",
     "predict": "labkit.models.training:predict",
     "mean_loss": "labkit.models.training:mean_loss",
-    "random_search": "labkit.models.search:random_search",
     "Trial": "labkit.models.search:Trial",
     "sample_settings": "labkit.models.search:sample_settings",
     "SGD_GRID": "labkit.models.search:SGD_GRID",
