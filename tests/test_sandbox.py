@@ -61,6 +61,30 @@ def workdir(tmp_path: Path) -> Path:
 # -- a clean run ------------------------------------------------------------------------------
 
 
+
+def test_a_grader_whose_labkit_the_sandbox_would_not_import_stops_before_grading(tmp_path):
+    """A PYTHONPATH in front of the installed labkit: the grader would show the sandbox one labkit while the
+    sandbox's isolated Python imports another, or none, and every probe would fail: a class of zeros.
+    grade() refuses before it looks at a submission."""
+    import labkit
+
+    other = tmp_path / "elsewhere"
+    shutil.copytree(Path(labkit.__file__).parent, other / "labkit", ignore=shutil.ignore_patterns("__pycache__"))
+    check = ("from autograder import sandbox\nfrom autograder.pipeline.grading import grade\n"
+             "try:\n    grade('lab1-mnist', 'no-class', 'out')\nexcept sandbox.SandboxUnavailable as error:\n"
+             "    print('unavailable:', error)\nexcept FileNotFoundError:\n    print('graded nothing')\n")
+
+    def sandbox_check(pythonpath: str) -> str:
+        environment = {**os.environ, "PYTHONPATH": pythonpath}
+        return subprocess.run([sys.executable, "-c", check], cwd=tmp_path, env=environment, capture_output=True,
+                              text=True, timeout=300, check=True).stdout
+
+    assert sandbox_check(str(REPO)).strip().splitlines()[-1] == "graded nothing"  # the check passed
+    refused = sandbox_check(f"{other}{os.pathsep}{REPO}")
+    assert refused.startswith("unavailable: Inside the sandbox"), refused
+    assert f"this grader uses the labkit in {(other / 'labkit').resolve()}" in refused
+    assert "without PYTHONPATH" in refused
+
 def test_available_here():
     assert sandbox.available(), sandbox.INSTALL_HINT
 

@@ -20,6 +20,7 @@ from autograder.sandbox.bubblewrap import (
     SandboxResult,
     SandboxUnavailable,
     available,
+    check_sandboxed_labkit,
     labkit_package,
     python_argv,
     python_installation,
@@ -29,4 +30,4 @@ from autograder.sandbox.bubblewrap import (
 )
 
 __all__ = ["INSTALL_HINT", "WARDEN_HOME", "Limits", "SandboxResult", "SandboxUnavailable", "available",
-           "labkit_package", "python_argv", "python_installation", "readable_by_all", "run", "sandbox_uids"]
+           "check_sandboxed_labkit", "labkit_package", "python_argv", "python_installation", "readable_by_all", "run", "sandbox_uids"]

@@ -237,6 +237,32 @@ def _check_bwrap() -> str:
     return bwrap
 
 
+@functools.cache
+def check_sandboxed_labkit() -> None:
+    """The sandbox's Python imports the very ``labkit`` the grader shows it; :class:`SandboxUnavailable` otherwise.
+
+    Grading checks it once per process before any submission. The sandbox shows the
+    grader's ``labkit`` package and runs Python isolated (``-I``: no ``PYTHONPATH``).
+    Where the two disagree (a ``PYTHONPATH`` or a second checkout in front of the
+    course's installed one), every probe would fail to import labkit, or import
+    another one: a class of zeros. Found here, it is the instructor's error.
+    """
+    with tempfile.TemporaryDirectory(prefix="labkit-sandbox-trial-") as scratch:
+        found = run([*python_argv(), "-c", "import labkit; print(labkit.__path__[0])"], workdir=Path(scratch),
+                    limits=Limits(wall_seconds=120))
+    shown = labkit_package()
+    where = found.stdout.strip()
+    if found.status == "ok" and where and Path(where).resolve() == shown:
+        return
+    seen = (f"imports labkit from {where}" if found.status == "ok" else
+            f"cannot import labkit ({(found.stderr.strip().splitlines() or [found.detail])[-1][:300]})")
+    raise SandboxUnavailable(
+        f"Inside the sandbox the course's Python ({sys.executable}) {seen}, but this grader uses the labkit in "
+        f"{shown}: run the grader with the course's Python, from the checkout labkit was installed from "
+        "(`make install` there), without PYTHONPATH."
+    )
+
+
 def python_argv() -> list[str]:
     """The command that starts this course's Python inside the sandbox.
 
