@@ -95,7 +95,8 @@ def grade(lab: str, submissions_dir: str | Path, out: str | Path, *, workers: in
         raise ValueError(f"workers={workers} sizes this machine's pool; a cluster's workers are its own "
                          "(local:N for N here).")
     options = options or GradingOptions()
-    sandbox.check_sandboxed_labkit()  # or every probe of the batch fails: the instructor's error, said now
+    if cluster is None:  # this machine's workers run the sandboxes (a cluster's workers check their own hosts)
+        sandbox.check_sandboxed_labkit()  # or every probe of the batch fails: the instructor's error, said now
     cores = len(os.sched_getaffinity(0))
     threads = max(1, cores // workers) if cluster is None else cluster.threads_per_worker(cores)
     if threads is not None:  # the workers' sandboxes share their host's cores
@@ -228,7 +229,7 @@ def _grade_afresh(grader, context, submission, copied, digest, options) -> Submi
     if options.data_dir is not None and not Path(options.data_dir).is_dir():  # the notebook would fail, not grade
         raise FileNotFoundError(f"this worker has no dataset mirror at {options.data_dir}: every worker host needs "
                                 "it at the path LABKIT_DATA_DIR names on the instructor's")
-    sandbox.check_sandboxed_labkit()  # this worker host's course Python, as the instructor's was checked
+    sandbox.check_sandboxed_labkit()  # this worker host's course Python: its sandboxes run here
     attempt = Path(tempfile.mkdtemp(prefix=f"{submission.student_id}-", dir=copied.folder.parent.parent))
     try:
         shutil.copytree(copied.folder, attempt, dirs_exist_ok=True)
