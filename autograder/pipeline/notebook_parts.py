@@ -84,6 +84,10 @@ def grade(copy: Path, lab: str, released, folders: notebook_run.ProbeFolders, pr
     return {p.part: _judged(run, p, options) for p in probed}, tests, notes
 
 
+MAX_CELLS_RECORDED = 500
+"""How many executed cell ids a record keeps: a bound on what a hostile notebook can make it hold."""
+
+
 def cells_run(executed) -> list[str]:
     """The ids of the code cells the run executed, in order (the probe cells by their part's name).
 
@@ -99,8 +103,6 @@ def cells_run(executed) -> list[str]:
             ran.append(str(cell.get("metadata", {}).get("autograder") or cell.get("id") or "?")[:100])
     return ran[:MAX_CELLS_RECORDED]
 
-
-MAX_CELLS_RECORDED = 500
 
 
 def _judged(run, probed: ProbedPart, options: GradingOptions) -> PartResult:
