@@ -104,7 +104,6 @@ def cells_run(executed) -> list[str]:
     return ran[:MAX_CELLS_RECORDED]
 
 
-
 def _judged(run, probed: ProbedPart, options: GradingOptions) -> PartResult:
     """The judge's verdict, but only on what a probe that ran to its end wrote.
 
