@@ -263,6 +263,54 @@ def recipes(records: list[Record]) -> str:
     return table(columns, rows)
 
 
+COURSE_TIME_COLUMNS = ["lab", "seeds", "whole notebook, min – median – max", "budget", "cores the run had", "commit",
+                       "date"]
+
+
+def course_time(records: list[Record]) -> str:
+    """Each lab's whole notebook in its latest full-profile ``full_marks`` run, and the course they add up to.
+
+    The course is the five notebooks run one after another, as a student does: the sum of each lab's
+    median run, against :data:`benchmarks.full_marks.COURSE_BUDGET_S`; and of each lab's slowest.
+    """
+    from autograder.graders import LABS
+    from benchmarks import full_marks
+
+    def timed(row: dict) -> float | None:
+        return (row.get("run") or {}).get("wall_seconds")
+
+    rows, medians, slowest = [], [], []
+    for lab in LABS:
+        record = latest(records, "full_marks", lambda result, lab=lab: result.get("profile") == "full" and any(
+            row["lab"] == lab and timed(row) for row in result.get("rows", [])))
+        if record is None:
+            rows.append(not_measured(len(COURSE_TIME_COLUMNS), lab))
+            continue
+        seeds = [row for row in record.result["rows"] if row["lab"] == lab and timed(row)]
+        seconds = [timed(row) for row in seeds]
+        medians.append(statistics.median(seconds))
+        slowest.append(max(seconds))
+        budget = full_marks.FULL_RUN_BUDGET_S.get(lab)
+        within = "" if budget is None else f"{minutes(budget)} ({'met' if max(seconds) <= budget else 'NOT met'})"
+        rows.append([lab, str(len(seeds)), spread(seconds, lambda value: f"{value / 60:.1f}", " – ", middle=True)
+                     + " min", within, spread([float(machine.cores(row["run"])) for row in seeds],
+                                              lambda share: f"{share:.2f}"), f"`{record.commit}`", record.date])
+    course = full_marks.COURSE_BUDGET_S
+    if len(medians) < len(LABS):
+        rows.append(["whole course", "", f"not measured ({len(LABS) - len(medians)} of {len(LABS)} labs have no "
+                     "full-profile run)", minutes(course), "", "", ""])
+    else:
+        verdict = "met" if sum(medians) <= course else "NOT met"
+        rows.append(["whole course", "", f"{minutes(sum(medians))} (the labs' medians; their slowest seeds: "
+                     f"{minutes(sum(slowest))})", f"{minutes(course)} ({verdict} by the medians)", "", "", ""])
+    return table(COURSE_TIME_COLUMNS, rows)
+
+
+def minutes(seconds: float) -> str:
+    """``"12.4 min"``, ``"15 min"``."""
+    return f"{seconds / 60:.1f}".removesuffix(".0") + " min"
+
+
 GRADING_COLUMNS = ["lab", "submissions", "s / submission, 1 worker (notebook run + model probes)", "2 workers",
                    "speed-up, 2 workers", "growth against the baseline, 1 / 2 workers", "commit", "date"]
 
@@ -325,6 +373,7 @@ SECTIONS: dict[str, Callable[[list[Record]], str]] = {
     "augmentation": one_run("lab5_augment", lab5_augment.table),
     "full-marks-full": full_marks("full"),
     "full-marks-quick": full_marks("quick"),
+    "course-time": course_time,
     "lab-recipes": recipes,
     "grading": grading_speed,
     "grading-baselines": baselines,

@@ -40,8 +40,7 @@ def _gz_parse(images_path, labels_path):
 
 
 def run(repeat: int = 5) -> dict:
-    import labkit.data
-    from labkit.data import cache, loader, registry, sources
+    from labkit.data import loader, registry, sources
 
     rows = []
     with tempfile.TemporaryDirectory() as scratch:

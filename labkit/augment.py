@@ -23,6 +23,10 @@ background: 0 for raw [0, 1] pixels, ``-mean/std`` after normalisation).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # annotations only: importing labkit.augment must not import torch
+    import torch
 
 
 @dataclass(frozen=True)
@@ -38,7 +42,6 @@ class AffineParameters:
 
 def affine(images, parameters: AffineParameters, *, fill: float = 0.0, mode: str = "bilinear"):
     """Transform each image of ``images`` (B, C, H, W) by its own parameters; same shape, dtype, device."""
-    import torch
     from torch.nn import functional as F
 
     _check_images(images)

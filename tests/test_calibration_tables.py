@@ -81,6 +81,36 @@ def test_a_later_run_replaces_an_earlier_one_and_an_old_record_is_read_from_its_
     assert row[-2:] == ["`def5678`", "2026-12-09"] and calibration.RECOVERED_NOTE in quick
 
 
+def test_the_course_time_adds_up_each_lab_s_median_notebook_run_and_holds_lab_5_to_its_budget(tmp_path):
+    from benchmarks import full_marks
+
+    def timed(lab: str, seed: int, minutes: float) -> dict:
+        return {"lab": lab, "seed": seed, "score": 1.0, "max_score": 1.0, "status": "graded", "margins": {},
+                "run": {"wall_seconds": 60 * minutes, "cpu_seconds": 100 * minutes}}
+
+    lab5 = "lab5-emnist-deep-models"
+    keep(tmp_path, f"full_marks:{lab5},profile=full,seeds=3", "2026-12-08T10:00:00+00:00",
+         {"profile": "full", "seeds": 3, "rows": [timed(lab5, 1, 12.0), timed(lab5, 2, 16.0), timed(lab5, 3, 13.0)]})
+    keep(tmp_path, "full_marks:lab1-mnist,seeds=3", "2026-12-08T11:00:00+00:00",  # a quick run: no course time
+         {"profile": "quick", "seeds": 1, "rows": [timed("lab1-mnist", 1, 1.0)]})
+    course = calibration.render(calibration.load(tmp_path))["course-time"]
+    assert cells(course, f"| {lab5} |")[1:5] == ["3", "12.0 – 13.0 – 16.0 min", "15 min (NOT met)", "1.67"]
+    assert cells(course, "| lab1-mnist |")[1] == "not measured"
+    assert cells(course, "| whole course |")[2:4] == [
+        f"not measured ({len(LABS) - 1} of {len(LABS)} labs have no full-profile run)", "35 min"]
+
+    others = [lab for lab in LABS if lab != lab5]
+    keep(tmp_path, f"full_marks:{','.join(others)},profile=full,seeds=2", "2026-12-08T12:00:00+00:00",
+         {"profile": "full", "seeds": 2, "rows": [timed(lab, seed, minutes + seed - 1)
+                                                  for lab, minutes in zip(others, [1.0, 4.0, 5.0, 6.0])
+                                                  for seed in (1, 2)]})
+    course = calibration.render(calibration.load(tmp_path))["course-time"]
+    assert cells(course, "| lab2-fashion-mnist |")[1:4] == ["2", "4.0 – 4.5 – 5.0 min", ""]
+    assert cells(course, "| whole course |")[2:4] == [  # medians 1.5 + 4.5 + 5.5 + 6.5 + 13; slowest 2 + 5 + 6 + 7 + 16
+        "31 min (the labs' medians; their slowest seeds: 36 min)", "35 min (met by the medians)"]
+    assert full_marks.COURSE_BUDGET_S == 35 * 60 and full_marks.FULL_RUN_BUDGET_S[lab5] == 15 * 60
+
+
 def test_the_grading_and_cluster_tables_come_from_their_latest_runs(tmp_path):
     from benchmarks import cluster
 
