@@ -67,6 +67,20 @@ def test_locked_cells_are_restored_and_exercises_kept():
     assert all(c.outputs == [] for c in restored.cells if c.cell_type == "code")
 
 
+def test_a_test_cell_s_output_reads_the_same_however_the_kernel_split_its_streams():
+    def text(*outputs) -> str:
+        return notebooks.output_text(nbformat.v4.new_code_cell(outputs=list(outputs)))
+
+    def stream(printed: str):
+        return nbformat.v4.new_output("stream", text=printed)
+
+    whole = text(stream("The augmentation changes training batches.\nIt leaves images alone.\n"))
+    assert text(stream("The augmentation changes training batches.\nIt leaves"), stream(" images alone.\n"),
+                stream("")) == whole
+    shown = nbformat.v4.new_output("execute_result", data={"text/plain": "42"})
+    assert text(stream("ok\n"), shown, stream("done")) == "ok\n42\ndone"
+
+
 def test_a_file_that_is_not_a_notebook_is_refused_with_a_reason(tmp_path):
     path = tmp_path / f"{LAB}.ipynb"
     path.write_text("{not json")

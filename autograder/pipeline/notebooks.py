@@ -107,18 +107,27 @@ def append_code_cell(notebook: NotebookNode, source: str) -> NotebookNode:
 
 
 def output_text(cell) -> str:
-    """What a cell printed and raised, as plain text, cut to a readable length."""
-    pieces = []
+    """What a cell printed and raised, as plain text, cut to a readable length.
+
+    A kernel may deliver one print in several stream messages, or add an empty one, as timing has it:
+    consecutive stream outputs are one text, joined as they came, so the same run reads the same.
+    """
+    text, after_stream = "", False
     for output in cell.get("outputs", []) or []:
         kind = output.get("output_type")
         if kind == "stream":
-            pieces.append(str(output.get("text", "")))
+            piece = str(output.get("text", ""))
         elif kind in ("execute_result", "display_data"):
-            pieces.append(str(output.get("data", {}).get("text/plain", "")))
+            piece = str(output.get("data", {}).get("text/plain", ""))
         elif kind == "error":
-            pieces.append("\n".join(str(line) for line in output.get("traceback", []))
-                          or f"{output.get('ename')}: {output.get('evalue')}")
-    text = _ANSI.sub("", "\n".join(pieces))
+            piece = ("\n".join(str(line) for line in output.get("traceback", []))
+                     or f"{output.get('ename')}: {output.get('evalue')}")
+        else:
+            continue
+        if text and not (kind == "stream" and after_stream) and not text.endswith("\n"):
+            text += "\n"
+        text, after_stream = text + piece, kind == "stream"
+    text = _ANSI.sub("", text)
     return text if len(text) <= MAX_OUTPUT_CHARS else text[:MAX_OUTPUT_CHARS] + "\n[... cut]"
 
 
