@@ -62,18 +62,28 @@ def parse(arguments: list[str] | None) -> tuple[list[str], int, str]:
 
 
 def margins(result) -> dict[str, float]:
-    """Each accuracy part's measured value minus its threshold (the parts with numeric ones)."""
-    return {part.part: round(part.value - part.threshold, 4) for part in accuracy_parts(result)}
+    """Each measured value minus its threshold: every accuracy part's, and what a part checked besides."""
+    return {name: round(value - threshold, 4) for name, (value, threshold) in measured(result).items()}
 
 
 def graded_accuracies(result) -> dict[str, dict[str, float]]:
-    """The grader's accuracy of each part and the threshold it applied, as the record keeps them.
+    """The grader's measured values and the thresholds it applied, as the record keeps them.
 
     docs/calibration.md's tables take each margin over today's threshold from these.
     """
-    parts = accuracy_parts(result)
-    return {"accuracies": {part.part: round(part.value, 6) for part in parts},
-            "thresholds": {part.part: part.threshold for part in parts}}
+    found = measured(result)
+    return {"accuracies": {name: round(value, 6) for name, (value, _) in found.items()},
+            "thresholds": {name: threshold for name, (_, threshold) in found.items()}}
+
+
+def measured(result) -> dict[str, tuple[float, float]]:
+    """(value, threshold) by name: each accuracy part's (its name), then the measurements a part checked
+    besides its accuracy (lab 3's augmented model on transformed copies, by their own names)."""
+    found = {part.part: (part.value, part.threshold) for part in accuracy_parts(result)}
+    for part in result.parts:
+        found.update({name: (float(value), float(threshold))
+                      for name, (value, threshold) in part.measurements.items()})
+    return found
 
 
 def accuracy_parts(result) -> list:

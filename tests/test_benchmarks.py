@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from autograder.graders import LABS
@@ -40,6 +42,19 @@ def test_margins_are_measured_minus_threshold_for_the_accuracy_parts_only():
              PartResult("test-fc-accuracy", "fail", 0, 2, "low", value=0.91, threshold=0.92))
     result = SubmissionResult("seed-1", "lab1-mnist", "hash", parts)
     assert full_marks.margins(result) == {"test-cnn-accuracy": 0.0112, "test-fc-accuracy": -0.01}
+
+
+def test_what_a_part_measured_besides_its_accuracy_gets_a_margin_and_a_record_of_its_own():
+    robustness = {"augmented-transformed": [0.9912, 0.975], "augmented-transformed-gain": [0.05, 0.03]}
+    parts = (PartResult("test-augmented-accuracy", "pass", 3, 3, "ok", value=0.995, threshold=0.985,
+                        measurements=robustness),)
+    result = SubmissionResult("seed-1", "lab3-annealing-augmentation", "hash", parts)
+    assert full_marks.margins(result) == {"test-augmented-accuracy": 0.01, "augmented-transformed": 0.0162,
+                                          "augmented-transformed-gain": 0.02}
+    kept = full_marks.graded_accuracies(result)
+    assert kept["accuracies"]["augmented-transformed"] == 0.9912 and kept["thresholds"]["augmented-transformed"] == 0.975
+    # ... and it survives the result file's round trip, where it travels as a list.
+    assert SubmissionResult.from_json(json.loads(json.dumps(result.to_json()))) == result
 
 
 def test_the_full_marks_target_needs_full_marks_and_the_margin_on_every_seed():

@@ -66,6 +66,24 @@ def test_a_full_marks_run_on_three_seeds_gives_the_least_median_and_most_accurac
     assert sections["grading"].count("| not measured |") == len(LABS)
 
 
+def test_lab_3_s_transformed_copies_get_a_row_from_what_the_augmented_part_measured(tmp_path):
+    lab = "lab3-annealing-augmentation"
+    threshold = labkit.targets.target(lab, "augmented-transformed", "full")
+    on_copies = [threshold + 0.016, threshold + 0.02, threshold + 0.018]
+    rows = [{"lab": lab, "seed": seed, "score": 16.0, "max_score": 16.0, "status": "graded",
+             "margins": {"augmented-transformed": round(value - threshold, 4), "augmented-transformed-gain": 0.05},
+             "accuracies": {"augmented-transformed": value, "augmented-transformed-gain": 0.08},
+             "thresholds": {"augmented-transformed": threshold, "augmented-transformed-gain": 0.03}}
+            for seed, value in enumerate(on_copies, 1)]
+    keep(tmp_path, f"full_marks:{lab},profile=full,seeds=3", "2026-12-08T10:00:00+00:00",
+         {"profile": "full", "seeds": 3, "rows": rows})
+    full = calibration.render(calibration.load(tmp_path))["full-marks-full"]
+    assert cells(full, f"| {lab} | augmented-transformed |")[2:7] == [
+        "3", "3 of 3", f"{threshold + 0.016:.2%} – {threshold + 0.018:.2%} – {threshold + 0.02:.2%}",
+        f"{threshold * 100:g}%", "+1.60 to +2.00"]
+    assert "gain" not in full  # the gain over plain.keras has no target of labkit.targets: no row of its own
+
+
 def test_a_later_run_replaces_an_earlier_one_and_an_old_record_is_read_from_its_margins(tmp_path):
     threshold = labkit.targets.target("lab1-mnist", "cnn", "quick")
     keep(tmp_path, "full_marks:lab1-mnist", "2026-12-08T10:00:00+00:00",

@@ -154,6 +154,13 @@ def test_the_reference_solution_gets_full_marks_from_the_grader_s_own_measuremen
     assert "its offline Comet run records the same" in parts(result)["test-annealed-accuracy"].message
     augmented = parts(result)["test-augmented-accuracy"].message
     assert "copies of those images, each rotated, shifted and zoomed" in augmented and "over plain.keras" in augmented
+    # ... and keeps the numbers it checked there, for the benchmarks' margins.
+    robustness = parts(result)["test-augmented-accuracy"].measurements
+    assert set(robustness) == {"augmented-transformed", "augmented-transformed-gain"}
+    assert robustness["augmented-transformed"][1] == labkit.targets.target(LAB, "augmented-transformed", "quick")
+    assert robustness["augmented-transformed-gain"][1] == labkit.settings.value(LAB, "TRANSFORMED_GAIN", "quick")
+    assert all(value >= threshold for value, threshold in robustness.values()), robustness
+    assert f"it reaches {robustness['augmented-transformed'][0]:.2%}" in augmented
     assert [(test.grade_id, test.passed) for test in result.notebook_tests] == [(t, True) for t in REPORTED_TESTS]
     # The training cells were left out of the grader's run; the probe cells ran after every other.
     assert ran_without(result, lab3.SKIP)[-2:] == ["probe:test-annealer", "probe:test-augmentation"]
@@ -220,6 +227,8 @@ def test_the_plain_model_saved_three_times_earns_nothing_for_either_technique(gr
     assert "very weights of plain.keras" in annealed.message
     assert "not the model this run trained" in annealed.message
     assert "below the" in augmented.message and "points above plain.keras" in augmented.message
+    on_copies, gain = augmented.measurements["augmented-transformed"], augmented.measurements["augmented-transformed-gain"]
+    assert on_copies[0] < on_copies[1] and gain[0] < gain[1], augmented.measurements  # what failed it, kept
     # Its notebook's TRANSFORMED_GAIN of -1 moved nothing: the grader's gain is labkit.settings'.
     gain = labkit.settings.value(LAB, "TRANSFORMED_GAIN", "quick")
     assert f"augmentation should add at least {100 * gain:.0f}." in augmented.message, augmented.message
@@ -359,6 +368,13 @@ def test_robustness_needs_its_target_and_a_gain_over_the_plain_model_when_there_
     assert alone == [] and "could not be compared" in checked
     assert lab3.robustness_problems(0.85, None, 0.90, 0.05, 2000)[0]
     assert "no predictions" in lab3.robustness_problems(None, 0.8, 0.90, 0.05, 2000)[0][0]
+
+
+def test_robustness_keeps_what_it_measured_beside_each_threshold():
+    assert lab3.robustness_measurements(0.96, 0.80, 0.90, 0.05) == {
+        "augmented-transformed": [0.96, 0.90], "augmented-transformed-gain": [pytest.approx(0.16), 0.05]}
+    assert lab3.robustness_measurements(0.95, None, 0.90, 0.05) == {"augmented-transformed": [0.95, 0.90]}
+    assert lab3.robustness_measurements(None, 0.80, 0.90, 0.05) == {}
 
 
 def _float32(value: float) -> float:

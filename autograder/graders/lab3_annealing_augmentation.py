@@ -58,7 +58,7 @@ import itertools
 import json
 import math
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -314,7 +314,21 @@ def augmented_part(measured: dict[str, Measured], context: Context) -> PartResul
                                             plain.on_transformed if plain_valid else None,
                                             context.transformed_target, context.transformed_gain,
                                             context.mixed.copies)
-    return with_technique(augmented.graded.accuracy_part, problems, checked)
+    part = with_technique(augmented.graded.accuracy_part, problems, checked)
+    return replace(part, measurements=robustness_measurements(
+        augmented.on_transformed, plain.on_transformed if plain_valid else None,
+        context.transformed_target, context.transformed_gain))
+
+
+def robustness_measurements(augmented: float | None, plain: float | None, target: float, gain: float
+                            ) -> dict[str, list[float]]:
+    """The accuracy on the transformed copies and its gain over plain.keras, each beside its threshold."""
+    if augmented is None:
+        return {}
+    measured = {TRANSFORMED_TARGET: [round(augmented, 6), target]}
+    if plain is not None:
+        measured[f"{TRANSFORMED_TARGET}-gain"] = [round(augmented - plain, 6), gain]
+    return measured
 
 
 def robustness_problems(augmented: float | None, plain: float | None, target: float, gain: float,

@@ -36,6 +36,9 @@ class PartResult:
     message: str
     value: Any = None
     threshold: Any = None
+    measurements: dict[str, list[float]] = field(default_factory=dict)
+    """Numbers besides ``value`` that the verdict checked, each ``[measured, threshold]`` by name (lab 3's
+    augmented model on transformed copies): kept so that benchmarks calibrate their margins too."""
 
     def __post_init__(self):
         if self.verdict not in VERDICTS:
