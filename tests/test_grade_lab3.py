@@ -227,8 +227,9 @@ def test_the_plain_model_saved_three_times_earns_nothing_for_either_technique(gr
     assert "very weights of plain.keras" in annealed.message
     assert "not the model this run trained" in annealed.message
     assert "below the" in augmented.message and "points above plain.keras" in augmented.message
-    on_copies, gain = augmented.measurements["augmented-transformed"], augmented.measurements["augmented-transformed-gain"]
-    assert on_copies[0] < on_copies[1] and gain[0] < gain[1], augmented.measurements  # what failed it, kept
+    on_copies, over_plain = (augmented.measurements[name] for name in ("augmented-transformed",
+                                                                       "augmented-transformed-gain"))
+    assert on_copies[0] < on_copies[1] and over_plain[0] < over_plain[1], augmented.measurements  # what failed it
     # Its notebook's TRANSFORMED_GAIN of -1 moved nothing: the grader's gain is labkit.settings'.
     gain = labkit.settings.value(LAB, "TRANSFORMED_GAIN", "quick")
     assert f"augmentation should add at least {100 * gain:.0f}." in augmented.message, augmented.message
