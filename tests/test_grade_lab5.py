@@ -44,6 +44,7 @@ from autograder.pipeline.grading_secret import GradingSecret
 from autograder.pipeline.results import SubmissionResult, judged, read_result
 from autograder.sandbox.output import OutputFolder
 from autograder.scoring import comparison_tables, torch_code, weighted_scores
+from benchmarks import full_marks
 from tests.grading_class import grade_class, options, parts, ran_without, with_source
 from tests.grading_class import summary as _summary
 from tests.grading_class import write_notebook as _write
@@ -235,7 +236,9 @@ def test_the_reference_solution_gets_full_marks_from_the_grader_s_own_measuremen
         assert found[part].threshold == labkit.targets.target(LAB, model, "quick")
         # measured by the grader, on the images the quick profile tests on: as the notebook measured
         assert found[part].value == pytest.approx(claimed[model]["test_accuracy"], abs=1e-3), summary(result)
-        assert found[part].value >= found[part].threshold + 0.03, "the quick target must keep a margin"
+        # The quick target keeps the margin full_marks asks of every target. The runs differ by machine
+        # (the transfer: 3.5 to 5.3 points over its target on five seeds on one CPU model, 2.9 on another).
+        assert found[part].value >= found[part].threshold + full_marks.MARGIN, "the quick target must keep a margin"
     assert "4,000 of the 23,265 held-out EMNIST ByClass images" in found["test-vgg-accuracy"].message
     assert "the features were frozen" in found["test-transfer"].message
     assert found["test-lenet-model"].value == "35,814 parameters"
